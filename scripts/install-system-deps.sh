@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install the Debian packages the test suite drives for real (DNS server, KDC, pidgin-sipe, ...).
+# Idempotent: does nothing when everything is present. Needs root (or sudo) the first time.
+set -eu
+PKGS="dnsmasq-base krb5-kdc krb5-admin-server krb5-user libkrb5-dev pidgin-sipe finch
+gnome-keyring libsecret-tools dbus xvfb xauth"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "Installing Debian packages:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# --no-install-recommends: pidgin-sipe would otherwise pull ~260 packages.
+$SUDO apt-get install -y -qq --no-install-recommends $missing
