@@ -1,0 +1,331 @@
+"""The advice catalog: one entry per known failure, with a code you can read out on the phone.
+
+Every FAIL or WARN a check step produces points at exactly one :class:`AdviceEntry` by id.
+Codes are stable (``SS-<AREA>-<WHAT>``): IT staff and documentation may quote them, so an
+existing code is never renamed or reused.
+
+Texts are plain English sentences; ``{placeholders}`` are filled from the evidence of the step
+(server names, the server's own words, suggested values) with :meth:`AdviceEntry.render`.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Final
+
+from sipe_setup.core.account import Field
+
+__all__ = ["CATALOG", "SUGGESTED_USER_AGENTS", "AdviceEntry", "RenderedAdvice", "advice"]
+
+#: User Agents of real Microsoft clients, for servers with a client version filter (17002).
+SUGGESTED_USER_AGENTS: Final = (
+    "UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 (Skype for Business)",
+    "UCCAPI/15.0.4481.1000 OC/15.0.4481.1000 (Microsoft Lync)",
+    "UCCAPI/4.0.7577.0 OC/4.0.7577.0 (Microsoft Lync 2010 (Beta))",
+    "UCCAPI/3.5.6907.0 OC/3.5.6907.0 (Microsoft Office Communicator 2007 R2)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedAdvice:
+    """An entry with its placeholders filled, ready to show."""
+
+    id: str
+    code: str
+    title: str
+    explanation: str
+    fix: str
+    field: Field | None
+
+    def to_json(self) -> dict[str, str | None]:
+        """JSON form for reports."""
+        return {"id": self.id, "code": self.code, "title": self.title,
+                "explanation": self.explanation, "fix": self.fix,
+                "field": self.field.value if self.field else None}
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceEntry:
+    """One known failure: what it means and what to change."""
+
+    id: str
+    code: str
+    title: str
+    explanation: str
+    fix: str
+    field: Field | None = None  # the form field to jump back to, if one is concerned
+
+    def render(self, **values: object) -> RenderedAdvice:
+        """Fill ``{name}`` placeholders; a missing value is shown as "?" rather than failing."""
+
+        class _Lenient(dict[str, object]):
+            def __missing__(self, key: str) -> str:
+                return "?"
+
+        mapping = _Lenient({k: v for k, v in values.items() if v is not None})
+        fmt = string.Formatter()
+
+        def fill(text: str) -> str:
+            return fmt.vformat(text, (), mapping)
+
+        return RenderedAdvice(self.id, fill(self.code), fill(self.title),
+                              fill(self.explanation), fill(self.fix), self.field)
+
+
+_UA_LIST = "; ".join(SUGGESTED_USER_AGENTS[:2])
+
+_ENTRIES: Final = (
+    # --- input ---------------------------------------------------------------------------------
+    AdviceEntry("input-invalid", "SS-INPUT-BAD", "A field is not filled in correctly",
+                "{detail}", "Correct the field and try again.", Field.SIGNIN),
+    # --- discovery -----------------------------------------------------------------------------
+    AdviceEntry(
+        "discovery-none", "SS-DISC-NONE", "No server found for {domain}",
+        "Neither Lync autodiscover nor the DNS records SIPE looks for (SRV _sipinternaltls._tcp, "
+        "_sipinternal._tcp, _sip._tls, _sip._tcp; A records sipinternal, sipexternal, sip) "
+        "exist for {domain}, and the domain itself has no address.",
+        "Ask IT for the server name and enter it in Server (like sip.{domain}:443). IT can "
+        "publish _sipinternaltls._tcp.{domain} SRV 0 0 5061 <pool> (inside) and "
+        "_sip._tls.{domain} SRV 0 0 443 <edge> (outside), or lyncdiscover.{domain}.",
+        Field.SERVER),
+    AdviceEntry(
+        "discovery-dns-failed", "SS-DISC-DNS", "The DNS server did not answer",
+        "Lookups for {domain} failed ({detail}), so nothing can be said about which records "
+        "exist.",
+        "Check the network connection and the DNS server (VPN connected?), then retry; or enter "
+        "the server manually.", Field.SERVER),
+    AdviceEntry(
+        "discovery-outside-domain", "SS-DISC-NAME",
+        "The server {host} is outside your SIP domain {domain}",
+        "Office Communicator and Lync ignore a discovered server whose name is not in the SIP "
+        "domain (strict DNS naming). SIPE does not check this and will connect anyway, but the "
+        "TLS certificate must still match {host}.",
+        "If this is intended (hosted service, merged companies), accept it. Otherwise ask IT to "
+        "publish the record with a server inside {domain}.", Field.SERVER),
+    AdviceEntry(
+        "discovery-webticket", "SS-DISC-TICKET", "Autodiscover needs a web ticket",
+        "The Lync autodiscover service asks for a web ticket (Office 365 or modern "
+        "authentication). sipe-setup cannot get one yet.",
+        "Discovery continues with DNS records. If it finds nothing, enter the server manually "
+        "(for Office 365: sipdir.online.lync.com:443 with TLS).", Field.SERVER),
+    # --- connection ----------------------------------------------------------------------------
+    AdviceEntry(
+        "connect-refused", "SS-NET-REFUSED", "{host}:{port} refused the connection",
+        "The server exists but nothing accepts {transport} connections on port {port}. "
+        "Lync front ends listen on 5061 (TLS) inside the company; Edge servers on 443 outside.",
+        "Try the other port (5061 inside the network or on VPN, 443 from outside), or the other "
+        "connection type; ask IT which port is open for you.", Field.SERVER),
+    AdviceEntry(
+        "connect-timeout", "SS-NET-TIMEOUT", "No answer from {host}:{port}",
+        "The connection attempt got no answer at all. A firewall is probably dropping it, or "
+        "you need the company VPN to reach internal servers.",
+        "Connect to the VPN (or try from inside the company network), or use the Edge server "
+        "on port 443. IT can confirm the firewall rules.", Field.SERVER),
+    AdviceEntry(
+        "connect-unreachable", "SS-NET-UNREACH", "{host} could not be reached",
+        "The network reported: {detail}.",
+        "Check the network connection and the server name.", Field.SERVER),
+    AdviceEntry(
+        "connect-dns", "SS-NET-NAME", "The server name {host} does not resolve",
+        "The name typed in Server has no address in DNS.",
+        "Check the spelling of the server name, or leave Server empty for automatic discovery.",
+        Field.SERVER),
+    AdviceEntry(
+        "tcp-refused", "SS-NET-TCP", "Plain TCP is not accepted by {host}",
+        "The server refuses unencrypted TCP connections; most Lync servers only accept TLS.",
+        "Set Connection type to Auto or SSL/TLS.", Field.TRANSPORT),
+    AdviceEntry(
+        "tls-handshake", "SS-TLS-FAIL", "The TLS handshake with {host} failed",
+        "The server and this computer could not agree on an encrypted connection ({detail}). "
+        "Old servers may only offer TLS versions or ciphers this system no longer allows; or "
+        "the port does not speak TLS at all.",
+        "If IT says the server uses plain TCP on this port, set Connection type to TCP; "
+        "otherwise report the detail to IT.", Field.TRANSPORT),
+    AdviceEntry(
+        "tls-untrusted", "SS-TLS-CA", "The certificate of {host} is not trusted",
+        "The server's certificate (fingerprint {fingerprint}) is issued by {issuer}, which this "
+        "computer does not trust ({detail}). That is normal for company-internal certificate "
+        "authorities, but it is also what an attacker's certificate looks like.",
+        "Ask IT for the company's CA certificate and install it (or pass --ca-file), or compare "
+        "the fingerprint with IT over the phone and accept it.", Field.SERVER),
+    AdviceEntry(
+        "tls-name-mismatch", "SS-TLS-NAME", "The certificate does not match {host}",
+        "The certificate names {names}, but the connection went to {host}. Pidgin checks the "
+        "name it connected to (the SRV target or the Server you typed).",
+        "Enter one of the certificate's names in Server (for example {suggested}), or ask IT "
+        "to fix the DNS record or the certificate.", Field.SERVER),
+    AdviceEntry(
+        "tls-expired", "SS-TLS-DATE", "The certificate of {host} is out of date",
+        "{detail}",
+        "If this computer's date and time are right, IT must renew the server certificate. "
+        "Otherwise correct the clock.", Field.SERVER),
+    # --- SIP level -----------------------------------------------------------------------------
+    AdviceEntry(
+        "no-response", "SS-SIP-SILENT", "{host} does not answer the sign-in request",
+        "The connection was made but the server sent no SIP answer within {timeout} s. SIPE "
+        "would wait here forever. The port may belong to something that is not a SIP server, "
+        "or the server is overloaded.",
+        "Check the server and port with IT; try the other port (5061/443).", Field.SERVER),
+    AdviceEntry(
+        "server-closed", "SS-SIP-CLOSED", "{host} closed the connection",
+        "The server hung up during sign-in ({detail}).",
+        "Retry once. If it persists the server may reject this connection type or client; try "
+        "TLS, or a User Agent of a Microsoft client.", Field.TRANSPORT),
+    AdviceEntry(
+        "garbage", "SS-SIP-GARBAGE", "{host} does not speak SIP",
+        "What came back is not a SIP message ({detail}). The port probably belongs to another "
+        "service (a web server, for example).",
+        "Check the server name and port; Lync uses 5061 (TLS) or 443 (Edge).", Field.SERVER),
+    AdviceEntry(
+        "not-lync", "SS-SIP-NOTLYNC", "{host} is a SIP server, but not Lync / Skype for Business",
+        "It asks for {schemes} authentication and identifies itself as “{server_header}”. That "
+        "is typical of a VoIP telephone system reached through the _sip._tls / _sip._tcp DNS "
+        "records, not of your instant-messaging server.",
+        "Enter your Lync / Skype for Business server manually in Server (ask IT for its name).",
+        Field.SERVER),
+    AdviceEntry(
+        "redirect-loop", "SS-SIP-REDIRECT", "Too many redirects",
+        "The servers kept redirecting the sign-in ({detail}).",
+        "Report this to IT: the pool assignment for your account is inconsistent.", None),
+    AdviceEntry(
+        "service-unavailable", "SS-SIP-503", "The server is temporarily unavailable ({status})",
+        "The server answered {status} {reason_phrase}: {server_reason}. Lync says this when a "
+        "pool is down or overloaded, or when it cannot reach your home server.",
+        "Retry later. If it persists, report the code and the server's reason to IT.", None),
+    AdviceEntry(
+        "server-error", "SS-SIP-5XX", "The server failed to process the sign-in ({status})",
+        "The server answered {status} {reason_phrase}: {server_reason}. SIPE does not handle "
+        "this answer and would wait forever; sipe-setup stops here.",
+        "Report the code and the server's reason to IT.", None),
+    AdviceEntry(
+        "temporarily-unavailable", "SS-SIP-480", "Your account is temporarily unavailable (480)",
+        "The server answered 480: {server_reason}. SIPE would wait forever here.",
+        "Retry in a few minutes; if it persists your account may be in the middle of a move "
+        "between pools — ask IT.", None),
+    AdviceEntry(
+        "unexpected-status", "SS-SIP-{status}", "Unexpected answer {status} from the server",
+        "The server answered {status} {reason_phrase}: {server_reason}.",
+        "Report the code and the server's reason to IT.", None),
+    AdviceEntry(
+        "not-found", "SS-SIP-404", "The server does not know {signin}",
+        "The server answered 404 ({server_reason}): the sign-in address is not enabled for "
+        "Lync / Skype for Business, or it is spelt differently from your SIP address (which is "
+        "often, but not always, your e-mail address).",
+        "Check the sign-in address with IT (ask for your SIP URI). Note: the sign-in address "
+        "is not the Windows login — that goes in Login.", Field.SIGNIN),
+    AdviceEntry(
+        "user-not-in-pool", "SS-SIP-4006", "Your account lives on another pool",
+        "The server says: {server_reason}. You reached a pool that does not host your account "
+        "and it did not redirect you.",
+        "Leave Server empty to let discovery find your home pool, or ask IT for its name.",
+        Field.SERVER),
+    AdviceEntry(
+        "client-version", "SS-SIP-17002", "The server rejects this client version",
+        "The server has a client version filter and refuses the User Agent “{user_agent}” "
+        "({server_reason}).",
+        "Set User Agent to that of an allowed Microsoft client, for example: " + _UA_LIST + ".",
+        Field.USER_AGENT),
+    AdviceEntry(
+        "forbidden", "SS-SIP-403", "The server rejected the sign-in (403)",
+        "The server said: {server_reason}. Your credentials may be correct but the account is "
+        "not allowed to sign in this way (remote access, federation or policy).",
+        "Report the server's reason and the code to IT.", None),
+    AdviceEntry(
+        "not-authorized-for-uri", "SS-AUTH-4004", "Login and sign-in address belong to "
+        "different people",
+        "The server accepted the password but says these credentials may not act as "
+        "{signin} ({server_reason}).",
+        "Make the Login the Windows account of the same person as the sign-in address.",
+        Field.LOGIN),
+    # --- authentication ------------------------------------------------------------------------
+    AdviceEntry(
+        "auth-failed", "SS-AUTH-401", "Wrong password or Login",
+        "The server rejected the Login “{login}” with this password ({scheme}).",
+        "Check the password (Caps Lock?). If it is right, check the Login: usually "
+        "COMPANY\\username or username@company.com.", Field.PASSWORD),
+    AdviceEntry(
+        "auth-login-form", "SS-AUTH-LOGIN", "The Login has the wrong form",
+        "The password is right, but the Login “{login}” is not accepted in this form; "
+        "“{working_login}” works.",
+        "Set Login to {working_login}.", Field.LOGIN),
+    AdviceEntry(
+        "auth-loop", "SS-AUTH-LOOP", "The server asks for authentication again after a "
+        "completed handshake",
+        "The {scheme} handshake completed but the server answered 401 again. Usually the "
+        "account is locked or disabled, the password expired, or the signature was rejected.",
+        "Sign in to a Windows or web service with the same account to check it; ask IT to "
+        "check whether the account is locked.", Field.PASSWORD),
+    AdviceEntry(
+        "auth-incompatible", "SS-AUTH-SCHEME", "The server does not offer {chosen}",
+        "You chose {chosen}, but the server offers only: {offered}.",
+        "Set Authentication scheme to Auto (or to one of: {offered}).", Field.AUTH),
+    AdviceEntry(
+        "auth-tls-dsk-only", "SS-AUTH-DSK", "The server only offers TLS-DSK",
+        "The server offers only certificate-based authentication (TLS-DSK), which sipe-setup "
+        "cannot test yet. Pidgin + SIPE can use it.",
+        "Save the profile with Authentication scheme TLS-DSK (or Auto) and try it in Pidgin; "
+        "ask IT whether NTLM or Kerberos can be enabled.", Field.AUTH),
+    AdviceEntry(
+        "auth-bad-signature", "SS-AUTH-SIG", "The server's signature is wrong",
+        "The server's answer carries a signature that does not match. SIPE stops with “Invalid "
+        "message signature received”. Something between you and the server altered the "
+        "message, or the server is not the one it claims to be.",
+        "Report this to IT; do not use this server.", None),
+    AdviceEntry(
+        "auth-server-bad-challenge", "SS-AUTH-CHAL", "The server's authentication challenge is "
+        "not usable",
+        "The server's {scheme} challenge is malformed or lacks what SIPE needs ({detail}). "
+        "SIPE reports “Failed to authenticate to server”.",
+        "Report this to IT with the code.", None),
+    AdviceEntry(
+        "kerberos-no-ticket", "SS-KRB-TICKET", "No Kerberos ticket",
+        "Single Sign-On with Kerberos needs a ticket, but none was found ({detail}).",
+        "Run kinit {principal} (on Linux) or sign in to the Windows domain, then retry; or "
+        "untick Single Sign-On and type Login and password.", Field.SSO),
+    AdviceEntry(
+        "kerberos-failed", "SS-KRB-FAIL", "Kerberos did not work",
+        "Getting a Kerberos ticket for {target} failed: {detail}.",
+        "Check the Login (Kerberos wants user@REALM), the realm's KDC (/etc/krb5.conf), and "
+        "that the clock is right; or choose NTLM.", Field.LOGIN),
+    AdviceEntry(
+        "kerberos-unavailable", "SS-KRB-MISSING", "Kerberos support is not installed",
+        "The Python Kerberos modules (gssapi, krb5) are not installed, so Kerberos cannot be "
+        "tried.",
+        "Install sipe-setup with the kerberos extra (pip install 'sipe-setup[kerberos]'), or "
+        "choose NTLM.", Field.AUTH),
+    AdviceEntry(
+        "clock-skew", "SS-AUTH-CLOCK", "This computer's clock is off by {skew}",
+        "The server's clock says {server_time}; this computer says {local_time}. Kerberos "
+        "fails beyond 5 minutes, NTLM beyond 15.",
+        "Set the date, time and time zone correctly (enable automatic time), then retry.",
+        None),
+    AdviceEntry(
+        "password-required", "SS-AUTH-NOPW", "A password is needed",
+        "Without Single Sign-On the server needs the password to check who you are.",
+        "Type the password, or tick Single Sign-On if you use Kerberos (kinit).",
+        Field.PASSWORD),
+    # --- general -------------------------------------------------------------------------------
+    AdviceEntry(
+        "deadline", "SS-TIMEOUT", "The check took too long",
+        "The whole check did not finish within {timeout} s; it was stopped at: {detail}.",
+        "Retry; if it happens again, report the code and the last step to IT.", None),
+    AdviceEntry(
+        "cancelled", "SS-CANCELLED", "The check was cancelled", "You stopped the check.",
+        "Press Retry to run it again.", None),
+    AdviceEntry(
+        "internal-error", "SS-BUG", "sipe-setup hit an internal error",
+        "{detail}", "Please report this as a bug with the saved report.", None),
+)
+
+CATALOG: Final[dict[str, AdviceEntry]] = {e.id: e for e in _ENTRIES}
+assert len(CATALOG) == len(_ENTRIES), "duplicate advice id"
+
+
+def advice(advice_id: str, **values: object) -> RenderedAdvice:
+    """Render a catalog entry by id.
+
+    Raises:
+        KeyError: for an unknown id (a programming error, caught by the catalog tests).
+    """
+    return CATALOG[advice_id].render(**values)

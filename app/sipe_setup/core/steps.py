@@ -1,0 +1,168 @@
+"""The results a check produces: steps with a status, evidence and advice.
+
+The pipeline (:mod:`sipe_setup.core.checkup`) emits :class:`StepEvent` values live while it
+works and returns a :class:`CheckResult` at the end; the CLI, the reports and the GUI all render
+these same objects, so what a user sees on screen and what IT reads in a saved report agree.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sipe_setup.core.advice import RenderedAdvice
+
+__all__ = [
+    "CheckResult",
+    "EventSink",
+    "StepEvent",
+    "StepId",
+    "StepRecorder",
+    "StepResult",
+    "StepStatus",
+    "Verdict",
+]
+
+
+class StepStatus(enum.StrEnum):
+    """How a step ended (RUNNING only while it runs)."""
+
+    RUNNING = "running"
+    PASS = "pass"  # noqa: S105 - a status, not a password
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+class StepId(enum.StrEnum):
+    """The steps of a check, in the order they run."""
+
+    VALIDATE = "validate"
+    DISCOVER = "discover"
+    CONNECT = "connect"
+    TLS = "tls"
+    REGISTER = "register"
+    AUTHENTICATE = "authenticate"
+    SIGNED_OK = "signed-ok"
+    DEREGISTER = "deregister"
+
+
+class Verdict(enum.StrEnum):
+    """The outcome of a whole check."""
+
+    SIGNED_IN = "signed-in"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class StepEvent:
+    """Something that happened in a step, delivered live to the front end.
+
+    ``kind`` is "started", "progress" (a detail line appeared) or "finished".
+    """
+
+    step: StepId
+    kind: str
+    title: str
+    status: StepStatus
+    line: str = ""
+    advice: RenderedAdvice | None = None
+    attempt: int = 0  # which candidate server (0-based) the step belongs to
+
+
+EventSink = Callable[[StepEvent], None]
+
+
+@dataclass(slots=True)
+class StepResult:
+    """A finished (or running) step: a title, a status and what was seen."""
+
+    step: StepId
+    title: str
+    status: StepStatus = StepStatus.RUNNING
+    summary: str = ""
+    lines: list[str] = field(default_factory=list)
+    advice: RenderedAdvice | None = None
+    attempt: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        """DESIGN §3 ``steps[]``: id, title, status, detail, advice."""
+        return {
+            "id": self.step.value,
+            "title": self.title,
+            "status": self.status.value,
+            "summary": self.summary,
+            "detail": list(self.lines),
+            "advice": self.advice.to_json() if self.advice else None,
+            "attempt": self.attempt,
+            "elapsed_ms": round(self.elapsed * 1000),
+        }
+
+
+class StepRecorder:
+    """Keeps the list of steps and forwards each change to the front end's sink."""
+
+    def __init__(self, sink: EventSink | None = None) -> None:
+        self.steps: list[StepResult] = []
+        self._sink = sink
+
+    def _emit(self, result: StepResult, kind: str, line: str = "") -> None:
+        if self._sink is not None:
+            self._sink(StepEvent(result.step, kind, result.title, result.status, line,
+                                 result.advice, result.attempt))
+
+    def start(self, step: StepId, title: str, attempt: int = 0) -> StepResult:
+        """Open a step and tell the front end."""
+        result = StepResult(step, title, attempt=attempt)
+        self.steps.append(result)
+        self._emit(result, "started")
+        return result
+
+    def line(self, result: StepResult, text: str) -> None:
+        """Add one detail line (a DNS answer, a REGISTER round trip...)."""
+        result.lines.append(text)
+        self._emit(result, "progress", text)
+
+    def finish(self, result: StepResult, status: StepStatus, summary: str,
+               advice: RenderedAdvice | None = None) -> StepResult:
+        """Close a step with its status, a one-line summary and (for WARN/FAIL) advice."""
+        result.status = status
+        result.summary = summary
+        result.advice = advice
+        result.elapsed = time.monotonic() - result.started_at
+        self._emit(result, "finished", summary)
+        return result
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """Everything a check found, for the verdict page and the reports."""
+
+    verdict: Verdict
+    summary: str
+    advice: RenderedAdvice | None
+    steps: list[StepResult]
+    account: dict[str, object]
+    discovery: dict[str, object] | None = None
+    selected: dict[str, object] | None = None
+    server: dict[str, object] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    round_trips: int = 0
+    started: str = ""  # ISO timestamp
+
+    @property
+    def code(self) -> str:
+        """The phone code: ``SS-OK`` on success, else the advice code."""
+        if self.verdict is Verdict.SIGNED_IN:
+            return "SS-OK"
+        return self.advice.code if self.advice else "SS-UNKNOWN"
+
+    @property
+    def ok(self) -> bool:
+        """True when signed in."""
+        return self.verdict is Verdict.SIGNED_IN

@@ -1,0 +1,381 @@
+"""TCP and TLS connections to a SIP server, with the server certificate captured and explained.
+
+Invariants:
+- Every network operation has a timeout; reads are bounded by the caller's parser.
+- TLS is verified the way libpurple does it (reference §2): the chain against the system CA
+  store (plus ``ca_file``) and the host name against the *connect host* (the SRV target or the
+  name typed), never against the IP it resolved to.
+- A certificate that fails verification is never used silently: the connection is refused with
+  :class:`CertificateRejected` carrying the certificate's details, unless its SHA-256
+  fingerprint was explicitly trusted (``trusted_fingerprints``) by the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+
+from sipe_setup.core.account import Transport
+
+__all__ = [
+    "CertificateInfo",
+    "CertificateRejected",
+    "ConnectFailed",
+    "ConnectionClosed",
+    "SipConnection",
+    "TransportError",
+    "describe_certificate",
+    "hostname_matches",
+    "open_sip_connection",
+]
+
+MAX_READ_CHUNK = 65536
+
+
+class TransportError(Exception):
+    """A network-level failure; ``kind`` is a stable short word the advice catalog keys on."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ConnectFailed(TransportError):
+    """TCP connect or TLS handshake failed (kind: refused, timeout, unreachable, dns, tls)."""
+
+
+class ConnectionClosed(TransportError):
+    """The server closed the connection or a read timed out (kind: closed, timeout)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateInfo:
+    """What a person (or IT) needs to judge a server certificate."""
+
+    subject: str
+    issuer: str
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    not_before: dt.datetime
+    not_after: dt.datetime
+    sha256_fingerprint: str  # "AB:CD:..." upper-case, as browsers show it
+    serial: str
+    self_signed: bool
+    pem: str
+    checked_host: str
+    host_matches: bool
+    chain_trusted: bool
+    trust_problem: str = ""  # OpenSSL's verify message when chain_trusted is False
+
+    @property
+    def expired(self) -> bool:
+        """True when notAfter is in the past."""
+        return dt.datetime.now(dt.UTC) > self.not_after
+
+    @property
+    def not_yet_valid(self) -> bool:
+        """True when notBefore is in the future."""
+        return dt.datetime.now(dt.UTC) < self.not_before
+
+    @property
+    def acceptable(self) -> bool:
+        """Trusted chain, matching host, inside its validity period."""
+        return (self.chain_trusted and self.host_matches and not self.expired
+                and not self.not_yet_valid)
+
+    def problems(self) -> list[str]:
+        """Each problem in a plain sentence (empty when acceptable)."""
+        found: list[str] = []
+        if self.expired:
+            found.append(f"The certificate expired on {self.not_after:%Y-%m-%d}.")
+        if self.not_yet_valid:
+            found.append(f"The certificate is not valid before {self.not_before:%Y-%m-%d} "
+                         "(check this computer's clock).")
+        if not self.host_matches:
+            names = ", ".join(self.dns_names + self.ip_addresses) or self.subject
+            found.append(f"The certificate is for {names}, not for {self.checked_host}.")
+        if not self.chain_trusted and not self.expired:
+            reason = "it is self-signed" if self.self_signed else (
+                self.trust_problem or "its issuer is not a trusted certificate authority")
+            found.append(f"This computer does not trust the certificate: {reason}.")
+        return found
+
+    def to_json(self) -> dict[str, object]:
+        """JSON form for reports (no PEM: reports stay short; the fingerprint identifies it)."""
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "dns_names": list(self.dns_names),
+            "ip_addresses": list(self.ip_addresses),
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "sha256": self.sha256_fingerprint,
+            "serial": self.serial,
+            "self_signed": self.self_signed,
+            "checked_host": self.checked_host,
+            "host_matches": self.host_matches,
+            "chain_trusted": self.chain_trusted,
+            "trust_problem": self.trust_problem,
+            "problems": self.problems(),
+        }
+
+
+class CertificateRejected(ConnectFailed):
+    """The TLS certificate is not acceptable and its fingerprint was not trusted."""
+
+    def __init__(self, certificate: CertificateInfo) -> None:
+        super().__init__("; ".join(certificate.problems()) or "certificate rejected", "tls-cert")
+        self.certificate = certificate
+
+
+def _name_text(name: x509.Name) -> str:
+    parts = []
+    for attr in name:
+        key = {NameOID.COMMON_NAME: "CN", NameOID.ORGANIZATION_NAME: "O",
+               NameOID.ORGANIZATIONAL_UNIT_NAME: "OU", NameOID.COUNTRY_NAME: "C"}.get(attr.oid)
+        if key:
+            parts.append(f"{key}={attr.value!s}")
+    return ", ".join(parts) or name.rfc4514_string()
+
+
+def _dns_label_match(pattern: str, host: str) -> bool:
+    pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        # RFC 6125: the wildcard covers exactly one left-most label.
+        head, _, rest = host.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return pattern == host
+
+
+def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def hostname_matches(cert: x509.Certificate, host: str) -> bool:
+    """RFC 6125 check of ``host`` (name or IP) against SANs; CN only when no SAN exists."""
+    san = _san(cert)
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if san is not None:
+        if ip is not None:
+            return ip in san.get_values_for_type(x509.IPAddress)
+        return any(_dns_label_match(n, host) for n in san.get_values_for_type(x509.DNSName))
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return ip is None and any(_dns_label_match(str(cn.value), host) for cn in cns)
+
+
+def describe_certificate(der: bytes, checked_host: str, *, chain_trusted: bool,
+                         trust_problem: str = "") -> CertificateInfo:
+    """Parse a DER certificate into :class:`CertificateInfo`."""
+    cert = x509.load_der_x509_certificate(der)
+    san = _san(cert)
+    dns_names = tuple(san.get_values_for_type(x509.DNSName)) if san else ()
+    ips = tuple(str(i) for i in san.get_values_for_type(x509.IPAddress)) if san else ()
+    digest = cert.fingerprint(hashes.SHA256())
+    return CertificateInfo(
+        subject=_name_text(cert.subject),
+        issuer=_name_text(cert.issuer),
+        dns_names=dns_names,
+        ip_addresses=ips,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        sha256_fingerprint=":".join(f"{b:02X}" for b in digest),
+        serial=f"{cert.serial_number:X}",
+        self_signed=cert.issuer == cert.subject,
+        pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        checked_host=checked_host,
+        host_matches=hostname_matches(cert, checked_host),
+        chain_trusted=chain_trusted,
+        trust_problem=trust_problem,
+    )
+
+
+def _tls_context(*, verify: bool, ca_file: str | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    # We check the host name ourselves against the *connect host*, like libpurple, so that a
+    # chain problem and a name problem are reported separately.
+    ctx.check_hostname = False
+    if verify:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        if ca_file:
+            ctx.load_verify_locations(cafile=ca_file)
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _classify_os_error(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, socket.gaierror):
+        return "dns"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "unreachable"
+
+
+@dataclass(slots=True)
+class SipConnection:
+    """An open TCP or TLS stream to a SIP server."""
+
+    host: str
+    port: int
+    transport: Transport
+    local_ip: str
+    local_port: int
+    peer_ip: str
+    certificate: CertificateInfo | None
+    tls_version: str
+    _reader: asyncio.StreamReader = field(repr=False)
+    _writer: asyncio.StreamWriter = field(repr=False)
+
+    async def send(self, data: bytes, timeout: float) -> None:
+        """Write ``data`` and wait until it is flushed."""
+        try:
+            self._writer.write(data)
+            await asyncio.wait_for(self._writer.drain(), timeout)
+        except TimeoutError as exc:
+            raise ConnectionClosed("The server stopped accepting data.", "timeout") from exc
+        except (ConnectionError, OSError) as exc:
+            raise ConnectionClosed(f"Write error: {exc.strerror or exc}", "closed") from exc
+
+    async def receive(self, timeout: float) -> bytes:
+        """Up to ``MAX_READ_CHUNK`` bytes; raises ConnectionClosed on EOF or timeout."""
+        try:
+            data = await asyncio.wait_for(self._reader.read(MAX_READ_CHUNK), timeout)
+        except TimeoutError as exc:
+            raise ConnectionClosed(f"No answer from the server within {timeout:g} s.",
+                                   "timeout") from exc
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            raise ConnectionClosed(f"Read error: {exc}", "closed") from exc
+        if not data:
+            raise ConnectionClosed("The server closed the connection.", "closed")
+        return data
+
+    async def close(self) -> None:
+        """Close the stream (bounded wait; never raises)."""
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._writer.wait_closed(), 2.0)
+
+
+async def _open(host: str, connect_to: str, port: int, ctx: ssl.SSLContext | None,
+                server_hostname: str | None, connect_timeout: float,
+                tls_timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    try:
+        return await asyncio.wait_for(
+            asyncio.open_connection(
+                connect_to, port, ssl=ctx, server_hostname=server_hostname,
+                ssl_handshake_timeout=tls_timeout if ctx else None,
+                limit=MAX_READ_CHUNK,
+            ),
+            connect_timeout + (tls_timeout if ctx else 0.0),
+        )
+    except ssl.SSLCertVerificationError:
+        raise
+    except ssl.SSLError as exc:
+        raise ConnectFailed(f"TLS handshake with {host}:{port} failed: {exc.reason or exc}",
+                            "tls") from exc
+    except TimeoutError as exc:
+        raise ConnectFailed(f"Connecting to {host}:{port} timed out after "
+                            f"{connect_timeout:g} s.", "timeout") from exc
+    except OSError as exc:
+        kind = _classify_os_error(exc)
+        text = {"refused": "refused the connection", "dns": "could not be resolved",
+                "timeout": "did not answer"}.get(kind, f"could not be reached ({exc})")
+        raise ConnectFailed(f"{host}:{port} {text}.", kind) from exc
+
+
+def _server_name(host: str) -> str | None:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return None  # no SNI for IP literals
+
+
+async def open_sip_connection(
+    host: str,
+    port: int,
+    transport: Transport,
+    *,
+    connect_to: str | None = None,
+    ca_file: str | None = None,
+    trusted_fingerprints: frozenset[str] = frozenset(),
+    connect_timeout: float = 10.0,
+    tls_timeout: float = 10.0,
+) -> SipConnection:
+    """Connect to ``host:port`` over TCP or TLS.
+
+    Args:
+        host: the connect host — the name TLS is checked against (SRV target, typed server).
+        connect_to: an address to dial instead of resolving ``host`` with the system resolver
+            (discovery resolves names through its own resolver).
+        trusted_fingerprints: SHA-256 fingerprints ("AB:CD:…") the user explicitly accepted.
+
+    Raises:
+        CertificateRejected: the certificate is not acceptable (details attached).
+        ConnectFailed: connect or handshake failure (``kind`` says which).
+    """
+    if transport is Transport.AUTO:
+        raise ValueError("resolve AUTO to TLS or TCP before connecting")
+    target = connect_to or host
+    sni = _server_name(host)
+    certificate: CertificateInfo | None = None
+    if transport is Transport.TCP:
+        reader, writer = await _open(host, target, port, None, None, connect_timeout, 0.0)
+    else:
+        try:
+            reader, writer = await _open(host, target, port,
+                                         _tls_context(verify=True, ca_file=ca_file), sni,
+                                         connect_timeout, tls_timeout)
+            chain_trusted, problem = True, ""
+        except ssl.SSLCertVerificationError as exc:
+            chain_trusted, problem = False, str(exc.verify_message or exc.reason or exc)
+            # Connect again without verification only to show the certificate (and to go on
+            # if the user explicitly trusted exactly this one).
+            reader, writer = await _open(host, target, port,
+                                         _tls_context(verify=False, ca_file=None), sni,
+                                         connect_timeout, tls_timeout)
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+        if not der:
+            writer.close()
+            raise ConnectFailed(f"{host}:{port} sent no TLS certificate.", "tls")
+        certificate = describe_certificate(der, host, chain_trusted=chain_trusted,
+                                           trust_problem=problem)
+        if not certificate.acceptable and \
+                certificate.sha256_fingerprint not in trusted_fingerprints:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 2.0)
+            raise CertificateRejected(certificate)
+    sockname = writer.get_extra_info("sockname") or ("0.0.0.0", 0)  # noqa: S104
+    peername = writer.get_extra_info("peername") or (target, port)
+    ssl_object = writer.get_extra_info("ssl_object")
+    return SipConnection(
+        host=host,
+        port=port,
+        transport=transport,
+        local_ip=str(sockname[0]),
+        local_port=int(sockname[1]),
+        peer_ip=str(peername[0]),
+        certificate=certificate,
+        tls_version=str(ssl_object.version()) if ssl_object else "",
+        _reader=reader,
+        _writer=writer,
+    )
