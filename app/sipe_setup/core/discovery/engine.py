@@ -484,15 +484,16 @@ def _warnings(plan: DiscoveryPlan, queries: tuple[DnsQueryResult, ...],
                     WarningCode.SRV_NOT_AVAILABLE,
                     f"{query.name} points at “.”: the service is declared not available.",
                     query.name))
-        if query.purpose is QueryPurpose.SRV and query.outcome in (
-                QueryOutcome.SERVFAIL, QueryOutcome.REFUSED, QueryOutcome.TIMEOUT,
-                QueryOutcome.ERROR):
-            out.append(DiscoveryWarning(
-                WarningCode.DNS_UNRELIABLE,
-                f"The SRV query for {query.name} ended with {query.outcome.value} "
-                f"({query.detail}). SIPE treats this like a missing record and moves on; "
-                "Office Communicator falls back to A records only when SRV records do not "
-                "exist at all. Ask the DNS administrator to fix it.", query.name))
+    failed = [q for q in queries if q.purpose is QueryPurpose.SRV and q.outcome in (
+        QueryOutcome.SERVFAIL, QueryOutcome.REFUSED, QueryOutcome.TIMEOUT, QueryOutcome.ERROR)]
+    if failed:
+        listed = "; ".join(f"{q.name}: {q.outcome.value} ({q.detail})" for q in failed)
+        out.append(DiscoveryWarning(
+            WarningCode.DNS_UNRELIABLE,
+            f"SRV lookups failed instead of answering: {listed}. SIPE treats a failure like "
+            "a missing record and moves on; Office Communicator falls back to A records only "
+            "when SRV records do not exist at all. Ask the DNS administrator to fix it.",
+            failed[0].name))
     for attempt in attempts:
         if attempt.outcome is AutodiscoverOutcome.NEEDS_WEB_TICKET:
             out.append(DiscoveryWarning(
