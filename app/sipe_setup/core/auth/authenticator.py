@@ -172,7 +172,8 @@ class MessageSigningAuthenticator(SipAuthenticator):
 
     def restart(self) -> None:
         """Forget the handshake (401 on a re-REGISTER); ``cnum`` keeps counting."""
-        self.opaque = None
+        self.realm = self.target_name = self.opaque = None
+        self.version = 0
 
     def sign_request(self, request: SipRequest) -> str:
         if not self.is_complete:

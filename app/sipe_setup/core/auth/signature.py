@@ -201,7 +201,8 @@ def authentication_info(message: SipMessage) -> AuthenticationInfo | None:
         return None
     params = parse_auth_params(value)
     version_text = params.get("version")
-    version = int(version_text) if version_text and version_text.isdigit() else None
+    version = (int(version_text) if version_text and version_text.isascii()
+               and version_text.isdigit() and len(version_text) < 10 else None)
     if version_text is not None and version is None:
         raise SipProtocolError(f"Authentication-Info version {version_text[:10]!r} is not a "
                                "number")
