@@ -437,7 +437,14 @@ class SipRegistrarConnection:
         sa = self.association
         assert sa is not None
         scenario = self.config.scenario
-        if scenario in ("auth-loop", "clock-skew"):
+        if scenario == "auth-loop":
+            # The handshake completed (we hold the session key, so the 401 is signed) but the
+            # account may not sign in: locked, disabled, expired password.
+            self.stats.auth_failures += 1
+            await self.send(self.signed(self.failed_auth(request)))
+            self.association = None
+            return True
+        if scenario == "clock-skew":
             self.stats.auth_failures += 1
             self.association = None
             await self.send(self.failed_auth(request))

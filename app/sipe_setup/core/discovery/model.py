@@ -75,6 +75,7 @@ class QueryPurpose(enum.StrEnum):
     A_FALLBACK = "a-fallback"  # sipinternal./sipexternal./sip.<domain>
     DOMAIN = "domain"  # the bare SIP domain, SIPE's last resort
     AUTODISCOVER_SERVER = "autodiscover-server"  # a SIP server named by autodiscover
+    CONNECT_HOST = "connect-host"  # a typed server or a 301 target, resolved to connect
 
 
 @dataclass(frozen=True, slots=True)
