@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
 import sys
 from collections.abc import Sequence
 
 from sipe_setup import __version__
+from sipe_setup.core.account import (
+    AccountSettings,
+    AccountValidationError,
+    Secret,
+    parse_account,
+)
+from sipe_setup.core.discovery import (
+    AutodiscoverSettings,
+    DiscoveryMode,
+    DiscoveryOptions,
+    DiscoveryResult,
+    Nameserver,
+    QueryOutcome,
+    ResolverSettings,
+    discover,
+    parse_nameserver,
+    recommended_records,
+)
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -20,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Set up and check a Lync / Skype for Business account for Pidgin + SIPE.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_discover_command(subparsers)
     return parser
 
 
@@ -37,3 +59,172 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
+
+
+# --- discover -----------------------------------------------------------------------------------
+
+DISCOVER_NONE_CODE = "SS-DISC-NONE"
+
+
+def _nameserver_arg(text: str) -> Nameserver:
+    try:
+        return parse_nameserver(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a number of seconds") from None
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError("the timeout must be between 0 and 600 seconds")
+    return value
+
+
+def add_discover_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``sipe-setup discover USER …``."""
+    cmd = subparsers.add_parser(
+        "discover", help="find the server SIPE would use, showing every lookup",
+        description="Find the servers SIPE would connect to for a sign-in address: Lync "
+        "autodiscover, DNS SRV, A-record fallbacks and the bare domain, all looked up at "
+        "once and listed in the order SIPE tries them.")
+    cmd.add_argument("user", metavar="USER", help="sign-in address, like first.last@company.com")
+    cmd.add_argument("--transport", default="auto", metavar="auto|tls|tcp",
+                     help="connection type (default auto)")
+    cmd.add_argument("--server", default="", metavar="HOST[:PORT]",
+                     help="a manual server: SIPE then skips discovery")
+    cmd.add_argument("--nameserver", action="append", type=_nameserver_arg, default=[],
+                     metavar="IP[:PORT]", help="DNS server to ask (repeatable); default: "
+                     "the system's resolver configuration")
+    cmd.add_argument("--timeout", type=_positive_seconds, default=15.0, metavar="S",
+                     help="give up on the whole discovery after S seconds (default 15)")
+    cmd.add_argument("--login", default="", metavar="L",
+                     help="Login for autodiscover's authenticated User link (DOMAIN\\\\user)")
+    password = cmd.add_mutually_exclusive_group()
+    password.add_argument("--password-stdin", action="store_true",
+                          help="read the password from the first line of standard input")
+    password.add_argument("--password-env", metavar="VAR",
+                          help="read the password from environment variable VAR")
+    cmd.add_argument("--user-agent", default="", metavar="UA",
+                     help="User-Agent for autodiscover (default: SIPE's)")
+    cmd.add_argument("--ca-file", default=None, metavar="PEM",
+                     help="extra trusted CA certificates for autodiscover over HTTPS")
+    cmd.add_argument("--json", action="store_true", help="print one JSON document")
+    cmd.set_defaults(handler=run_discover)
+
+
+def _read_password(args: argparse.Namespace) -> Secret | str | None:
+    """The password, None when not asked for, or an error sentence."""
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return Secret(line.rstrip("\r\n")) if line else "no password on standard input"
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if value is None:
+            return f"the environment variable {args.password_env} is not set"
+        return Secret(value)
+    return None
+
+
+def run_discover(args: argparse.Namespace) -> int:
+    """Handler of ``discover``: exit 0 with a server, 1 without, 2 for bad input."""
+    try:
+        account = parse_account(args.user, login=args.login, server=args.server,
+                                transport=args.transport, user_agent=args.user_agent)
+    except AccountValidationError as exc:
+        for error in exc.errors:
+            print(f"sipe-setup discover: {error.field.value}: {error.message}", file=sys.stderr)
+        return EXIT_USAGE
+    password = _read_password(args)
+    if isinstance(password, str):
+        print(f"sipe-setup discover: password: {password}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.ca_file and not os.path.isfile(args.ca_file):
+        print(f"sipe-setup discover: --ca-file: {args.ca_file} is not a file", file=sys.stderr)
+        return EXIT_USAGE
+    options = DiscoveryOptions(
+        resolver=ResolverSettings(nameservers=tuple(args.nameserver)),
+        deadline=args.timeout,
+        http=AutodiscoverSettings(user_agent=account.user_agent, ca_file=args.ca_file),
+    )
+    result = asyncio.run(discover(account, password=password, options=options))
+    if args.json:
+        print(json.dumps(discover_document(account, result), indent=2, ensure_ascii=False))
+    else:
+        print(render_discovery(account, result))
+    return EXIT_OK if result.found else EXIT_PROBLEM
+
+
+def discover_document(account: AccountSettings, result: DiscoveryResult) -> dict[str, object]:
+    """The ``--json`` document of ``discover`` (schema: README, "JSON output (discover)")."""
+    document: dict[str, object] = {"schema_version": 1, "command": "discover",
+                                   "signin": account.signin.address}
+    document["verdict"] = "found" if result.found else "none"
+    document["code"] = None if result.found else DISCOVER_NONE_CODE
+    document.update(result.to_json())
+    document["advice"] = ([] if result.found else list(recommended_records(result.sip_domain)))
+    return document
+
+
+def _records_text(query_records: Sequence[str], detail: str, outcome: QueryOutcome) -> str:
+    if query_records:
+        return ", ".join(query_records)
+    return "" if outcome is QueryOutcome.ANSWER else detail
+
+
+def render_discovery(account: AccountSettings, result: DiscoveryResult) -> str:
+    """The human-readable table of ``discover``."""
+    lines = [f"Discovery for {account.signin.address} (SIP domain {result.sip_domain}, "
+             f"connection type {account.transport.value})"]
+    if result.mode is DiscoveryMode.MANUAL:
+        lines.append("A server was given: SIPE skips discovery and connects to it directly.")
+    if result.nameservers:
+        lines.append(f"DNS servers: {', '.join(result.nameservers)}")
+    if result.queries:
+        lines += ["", "DNS queries"]
+        width = max(len(q.name) for q in result.queries)
+        for q in result.queries:
+            records = []
+            for target in q.srv_targets:
+                mark = "  <- SIPE uses this one (first as returned)" if target.sipe_uses else ""
+                records.append(f"{target}{mark}")
+            text = "; ".join(records) if records else _records_text(q.records, q.detail,
+                                                                    q.outcome)
+            lines.append(f"  {q.name:<{width}}  {q.record_type.value:<4}  "
+                         f"{q.outcome.value:<10}  {q.elapsed_ms:6.0f} ms  {text}")
+        if any(q.srv_targets for q in result.queries):
+            lines.append("  (SRV records are listed in RFC 2782 order; SIPE ignores priority "
+                         "and weight and uses only the first record of the answer.)")
+    if result.autodiscover:
+        lines += ["", "Lync autodiscover (internal before external; https and http are "
+                  "equivalent)"]
+        for a in result.autodiscover:
+            status = f"HTTP {a.status} " if a.status else ""
+            lines.append(f"  {a.url}")
+            lines.append(f"      {a.outcome.value}: {status}{a.detail}")
+    lines += ["", "Servers, in the order SIPE tries them"]
+    if not result.candidates:
+        lines.append("  (none)")
+    for index, c in enumerate(result.candidates, 1):
+        where = ", ".join(c.addresses) if c.addresses else (
+            "not resolved (given by hand)" if c.resolves else "does not resolve")
+        lines.append(f"  {index}. {c.host}:{c.port} {c.transport.value.upper():<3}  "
+                     f"from {c.source.value} {c.via}  -> {where}")
+    lines.append("")
+    if result.selected is not None:
+        lines.append(f"SIPE would connect first to: {result.selected}")
+    else:
+        lines.append(f"{DISCOVER_NONE_CODE}: no server found for {result.sip_domain}.")
+        lines.append("Ask your IT department to publish the DNS records Lync clients use, "
+                     "for example:")
+        lines += [f"  {record}" for record in recommended_records(result.sip_domain)]
+        lines.append("Or enter the server by hand (Server field / --server HOST[:PORT]).")
+    if result.warnings:
+        lines += ["", "Warnings"]
+        lines += [f"  [{w.code.value}] {w.message}" for w in result.warnings]
+    selected_after = ("" if result.selected_after_ms is None or result.selected is None
+                      else f"; server known after {result.selected_after_ms / 1000:.2f} s")
+    lines += ["", f"Took {result.elapsed_ms / 1000:.2f} s{selected_after}."]
+    return "\n".join(lines)

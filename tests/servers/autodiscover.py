@@ -116,7 +116,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     _ntlm: Any = None
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:
@@ -136,7 +136,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if reply.delay:
             time.sleep(reply.delay)
-        if reply.always_401 or (reply.ntlm_protected and not self._ntlm_done()):
+        if reply.always_401:
+            self._unauthorized()
+            return
+        if reply.ntlm_protected and not self._ntlm_done():
             return
         if reply.huge_body:
             self._send_huge(reply)
@@ -162,10 +165,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _ntlm_done(self) -> bool:
         """Drive the NTLM acceptor; True once authenticated (else a 401 was sent)."""
-        reply = self._current_reply()
-        if reply is not None and reply.always_401:
-            self._unauthorized()
-            return False
         authorization = self.headers.get("Authorization", "")
         scheme, _, token_text = authorization.partition(" ")
         if scheme.lower() not in ("ntlm", "negotiate") or not token_text.strip():

@@ -27,7 +27,7 @@ import dns.message
 import dns.query
 import dns.rcode
 
-__all__ = ["Dnsmasq", "DnsZone", "SrvRecord", "free_udp_port"]
+__all__ = ["DnsZone", "Dnsmasq", "SrvRecord", "free_udp_port"]
 
 
 @dataclass(frozen=True, slots=True)
