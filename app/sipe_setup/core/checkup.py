@@ -258,10 +258,18 @@ class CheckRun:
         return CheckResult(
             verdict=verdict, summary=summary, advice=advice_value,
             steps=list(self.recorder.steps), account=self.account_summary(),
-            discovery=self.discovery_result.to_json() if self.discovery_result else None,
+            discovery=self._discovery_json(),
             selected=self.selected, server=dict(self.server), timings=dict(self.timings),
             round_trips=self.round_trips, started=self.started_wall,
         )
+
+    def _discovery_json(self) -> dict[str, object] | None:
+        """DESIGN §3's ``discovery`` object: queries, candidates, warnings, SIPE's first pick."""
+        if self.discovery_result is None:
+            return None
+        doc = self.discovery_result.to_json()
+        return {**doc["discovery"], "sipe_would_use": doc["selected"],
+                "warnings": doc["warnings"], "timings": doc["timings"]}
 
     def cancelled_result(self) -> CheckResult:
         """What to show after the user cancelled."""
@@ -322,8 +330,10 @@ class CheckRun:
             raise self._fail(step, advice("password-required"), "no password")
         for warning in a.warnings:
             self.recorder.line(step, f"Note: {warning.message}")
-        self.recorder.finish(step, StepStatus.WARN if a.warnings else StepStatus.PASS,
-                             "settings are complete")
+        notes = len(a.warnings)
+        self.recorder.finish(step, StepStatus.WARN if notes else StepStatus.PASS,
+                             "settings are complete" + (f"; {notes} note(s) below" if notes
+                                                        else ""))
 
     # --- discover -----------------------------------------------------------------------------
 

@@ -1,0 +1,180 @@
+"""``sipe-setup check``: the trial sign-in from the command line (same engine as the wizard)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from sipe_setup.core.account import AccountValidationError, Secret, parse_account
+from sipe_setup.core.checkup import CheckOptions, TrustKind, TrustQuestion, run_check
+from sipe_setup.core.discovery import (
+    AutodiscoverSettings,
+    DiscoveryOptions,
+    Nameserver,
+    ResolverSettings,
+    parse_nameserver,
+)
+from sipe_setup.core.report import Redaction, report_json, report_text
+from sipe_setup.core.steps import StepEvent, StepStatus
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+_MARK = {StepStatus.PASS: "[ OK ]", StepStatus.WARN: "[WARN]", StepStatus.FAIL: "[FAIL]",
+         StepStatus.SKIP: "[SKIP]"}
+
+
+def _nameserver(text: str) -> Nameserver:
+    try:
+        return parse_nameserver(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a number of seconds") from None
+    if not 1 <= value <= 600:
+        raise argparse.ArgumentTypeError("the timeout must be between 1 and 600 seconds")
+    return value
+
+
+def _fingerprint(text: str) -> str:
+    hexdigits = text.replace(":", "").strip().upper()
+    if len(hexdigits) != 64 or any(c not in "0123456789ABCDEF" for c in hexdigits):
+        raise argparse.ArgumentTypeError("a SHA-256 fingerprint has 64 hex digits "
+                                         "(colons allowed)")
+    return ":".join(hexdigits[i:i + 2] for i in range(0, 64, 2))
+
+
+def add_check_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``sipe-setup check USER …``."""
+    cmd = subparsers.add_parser(
+        "check", allow_abbrev=False,
+        help="discover the server and really sign in, then explain the result",
+        description="Find the server as SIPE does, sign in for real (TLS, SIP REGISTER, NTLM "
+        "or Kerberos with message signatures), sign out again, and say what is wrong if it "
+        "fails. Exit status: 0 signed in, 1 a problem the report explains, 2 bad input. The "
+        "password is never accepted on the command line.")
+    cmd.add_argument("user", metavar="USER", help="sign-in address, like first.last@company.com")
+    cmd.add_argument("--login", default="", metavar="L",
+                     help="Windows login: DOMAIN\\\\user or user@company.com (default: USER)")
+    pw = cmd.add_mutually_exclusive_group()
+    pw.add_argument("--password-stdin", action="store_true",
+                    help="read the password from the first line of standard input")
+    pw.add_argument("--password-env", metavar="VAR",
+                    help="read the password from environment variable VAR")
+    pw.add_argument("--sso", action="store_true",
+                    help="Single Sign-On: use the Kerberos ticket from kinit, no password")
+    cmd.add_argument("--server", default="", metavar="HOST[:PORT]",
+                     help="the server; empty = automatic discovery")
+    cmd.add_argument("--transport", default="auto", choices=["auto", "tls", "tcp"])
+    cmd.add_argument("--auth", default="auto", choices=["auto", "ntlm", "kerberos", "tls-dsk"])
+    cmd.add_argument("--user-agent", default="", metavar="UA",
+                     help="User-Agent to send (default: SIPE's own)")
+    cmd.add_argument("--nameserver", action="append", type=_nameserver, default=[],
+                     metavar="IP[:PORT]", help="DNS server to ask (repeatable)")
+    cmd.add_argument("--ca-file", metavar="PEM", help="extra trusted CA certificates")
+    cmd.add_argument("--trust-fingerprint", action="append", type=_fingerprint, default=[],
+                     metavar="SHA256", help="accept this server certificate (repeatable)")
+    cmd.add_argument("--accept-outside-domain", action="store_true",
+                     help="allow sending credentials to a discovered server outside the SIP "
+                          "domain")
+    cmd.add_argument("--no-login-variants", action="store_true",
+                     help="on a wrong password, do not try other Login forms")
+    cmd.add_argument("--timeout", type=_seconds, default=90.0, metavar="S",
+                     help="give up on the whole check after S seconds (default 90)")
+    cmd.add_argument("--redact-user", action="store_true", help="hide user names in the report")
+    cmd.add_argument("--redact-hosts", action="store_true",
+                     help="hide server names and addresses in the report")
+    cmd.add_argument("--json", action="store_true", help="print one JSON document")
+    cmd.set_defaults(handler=run_check_command)
+
+
+def _password(args: argparse.Namespace) -> Secret | str | None:
+    """The password, None for SSO, or an error sentence."""
+    if args.sso:
+        return None
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return Secret(line.rstrip("\r\n")) if line.strip("\r\n") else \
+            "no password on standard input"
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        return Secret(value) if value else f"the environment variable {args.password_env} " \
+                                           "is not set or empty"
+    if sys.stdin.isatty():
+        try:
+            return Secret(getpass.getpass("Password: "))
+        except EOFError:
+            return "no password given"
+    return "give the password with --password-stdin or --password-env VAR (never on argv)"
+
+
+def run_check_command(args: argparse.Namespace) -> int:
+    """Handler of ``check``."""
+    try:
+        account = parse_account(args.user, login=args.login, server=args.server,
+                                transport=args.transport, auth=args.auth, sso=args.sso,
+                                user_agent=args.user_agent)
+    except AccountValidationError as exc:
+        for error in exc.errors:
+            print(f"sipe-setup check: {error.field.value}: {error.message}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.ca_file and not os.path.isfile(args.ca_file):
+        print(f"sipe-setup check: --ca-file: {args.ca_file} is not a file", file=sys.stderr)
+        return EXIT_USAGE
+    password = _password(args)
+    if isinstance(password, str):
+        print(f"sipe-setup check: password: {password}", file=sys.stderr)
+        return EXIT_USAGE
+    options = CheckOptions(
+        discovery=DiscoveryOptions(
+            resolver=ResolverSettings(nameservers=tuple(args.nameserver)),
+            deadline=min(15.0, args.timeout),
+            http=AutodiscoverSettings(user_agent=account.user_agent, ca_file=args.ca_file)),
+        ca_file=args.ca_file,
+        trusted_fingerprints=frozenset(args.trust_fingerprint),
+        deadline=args.timeout,
+        try_other_logins=not args.no_login_variants,
+    )
+    interactive = sys.stdin.isatty() and not args.json and not args.password_stdin
+    live = sys.stderr.isatty() and not args.json
+
+    def on_event(event: StepEvent) -> None:
+        if live and event.kind == "finished":
+            print(f"{_MARK.get(event.status, '[    ]')} {event.title}: {event.line}",
+                  file=sys.stderr, flush=True)
+
+    async def ask_trust(question: TrustQuestion) -> bool:
+        if question.kind is TrustKind.OUTSIDE_DOMAIN and args.accept_outside_domain:
+            return True
+        if not interactive:
+            return False
+        text = question.message
+        if question.certificate is not None:
+            text += f"\n  SHA-256: {question.certificate.sha256_fingerprint}"
+        answer = await asyncio.to_thread(input, f"{text}\nAccept? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    result = asyncio.run(run_check(account, password, options, on_event=on_event,
+                                   ask_trust=ask_trust))
+    users = (account.signin.user, account.login.text, account.login.ntlm.user,
+             account.login.kerberos.name) if args.redact_user else ()
+    hosts: tuple[str, ...] = ()
+    if args.redact_hosts:
+        candidates = (result.discovery or {}).get("candidates")
+        discovered = [str(c.get("host", "")) for c in candidates or []
+                      if isinstance(c, dict)] if isinstance(candidates, list) else []
+        hosts = (account.sip_domain, *(h for h in discovered if h))
+    redaction = Redaction(secret=password, users=users, hosts=hosts)
+    if args.json:
+        print(report_json(result, redaction))
+    else:
+        print(report_text(result, redaction), end="")
+    return EXIT_OK if result.ok else EXIT_PROBLEM
