@@ -34,6 +34,7 @@ test: venv
 
 bench: venv
 	$(PY) -m tests.bench.discovery_bench
+	$(PY) -m tests.bench.check_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build app/*.egg-info

@@ -199,7 +199,7 @@ class SipRegistrarConnection:
             LOG.info("connection ended: %s", exc)
         finally:
             self.writer.close()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self.writer.wait_closed()
 
     async def send(self, response: SipResponse) -> None:
@@ -581,8 +581,11 @@ class Registrar:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            for task in list(self._connections):
+            tasks = list(self._connections)
+            for task in tasks:
                 task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=2)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 

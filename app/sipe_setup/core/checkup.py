@@ -943,6 +943,8 @@ class CheckRun:
         if response.status != 200:
             raise self._fail(sig_step, self._status_advice(response, conn),
                              f"{response.status} {response.reason}")
+        self.timings["verdict"] = time.monotonic() - self.started
+        self.timings["register_round_trips_to_verdict"] = self.round_trips
         expires = response.header("Expires") or "?"
         self.recorder.line(sig_step, f"Registered for {expires} s")
         if signed:
