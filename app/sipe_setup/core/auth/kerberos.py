@@ -138,7 +138,8 @@ def _describe_gss_error(exc: Exception, password: str | None) -> str:
         return "no Kerberos ticket in the credential cache (run kinit first)"
     if "cannot find kdc" in lowered or "cannot contact any kdc" in lowered:
         return "no Kerberos server (KDC) for the realm could be reached"
-    if "preauthentication failed" in lowered or "password incorrect" in lowered:
+    if ("preauthentication failed" in lowered or "password incorrect" in lowered
+            or "decrypt integrity check failed" in lowered):
         return "the KDC rejected the password"
     if "not found in kerberos database" in lowered:
         return "the KDC does not know this principal or the server's sip/ principal"
