@@ -261,10 +261,21 @@ class AutodiscoverClient:
         self._settings = settings
         self._resolve = resolve
         self._credentials = credentials
-        self._ssl = ssl.create_default_context()
-        if settings.ca_file:
-            self._ssl.load_verify_locations(cafile=settings.ca_file)
+        self._ssl: asyncio.Future[ssl.SSLContext] | None = None
         self._user_agent = settings.user_agent or default_user_agent()
+
+    def _make_ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self._settings.ca_file:
+            context.load_verify_locations(cafile=self._settings.ca_file)
+        return context
+
+    async def _ssl_context(self) -> ssl.SSLContext:
+        # Loading the system CA store takes ~15 ms: do it only when a request is due, once,
+        # and in a worker thread so DNS answers keep flowing meanwhile.
+        if self._ssl is None:
+            self._ssl = asyncio.ensure_future(asyncio.to_thread(self._make_ssl_context))
+        return await asyncio.shield(self._ssl)
 
     async def run_chain(self, start_url: str, sink: AttemptSink) -> tuple[AutodiscoverServer, ...]:
         """Follow one chain from ``start_url``; every hop is passed to ``sink``.
@@ -345,7 +356,12 @@ class AutodiscoverClient:
         timeout = httpx.Timeout(self._settings.request_timeout)
         # One client (= one connection) per URL: HTTP NTLM authenticates the connection,
         # and a pooled connection must never be reused for another SNI name.
-        async with httpx.AsyncClient(verify=self._ssl, timeout=timeout, follow_redirects=False,
+        try:
+            ssl_context = await self._ssl_context()
+        except (OSError, ssl.SSLError) as exc:
+            raise stop(AutodiscoverOutcome.TLS_FAILED,
+                       f"the CA file could not be loaded ({exc})") from None
+        async with httpx.AsyncClient(verify=ssl_context, timeout=timeout, follow_redirects=False,
                                      trust_env=False,
                                      limits=httpx.Limits(max_connections=1)) as client:
 
