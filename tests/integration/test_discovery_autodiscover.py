@@ -51,7 +51,9 @@ class Lab:
             max_body=max_body, request_timeout=request_timeout)
         options = DiscoveryOptions(
             resolver=ResolverSettings((Nameserver("127.0.0.1", self.dns_port),), timeout=1.0),
-            deadline=10.0, http=http)
+            # A generous grace: once the selection is known, the report still waits for the
+            # equivalent http/https requests (all local, so this costs nothing unless one hangs).
+            deadline=10.0, settle_grace=2.0, http=http)
         return asyncio.run(discover(account, password=Secret(password) if password else None,
                                     options=options))
 
