@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from sipe_setup import __version__
+from sipe_setup.cli_check import add_check_command
 from sipe_setup.core.account import (
     AccountSettings,
     AccountValidationError,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_discover_command(subparsers)
+    add_check_command(subparsers)
     return parser
 
 
