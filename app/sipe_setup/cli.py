@@ -11,10 +11,18 @@ from collections.abc import Sequence
 
 from sipe_setup import __version__
 from sipe_setup.cli_check import add_check_command
+from sipe_setup.cli_common import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    add_password_options,
+    nameserver_arg,
+    read_password,
+    seconds_arg,
+)
 from sipe_setup.core.account import (
     AccountSettings,
     AccountValidationError,
-    Secret,
     parse_account,
 )
 from sipe_setup.core.discovery import (
@@ -22,17 +30,11 @@ from sipe_setup.core.discovery import (
     DiscoveryMode,
     DiscoveryOptions,
     DiscoveryResult,
-    Nameserver,
     QueryOutcome,
     ResolverSettings,
     discover,
-    parse_nameserver,
     recommended_records,
 )
-
-EXIT_OK = 0
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,23 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 DISCOVER_NONE_CODE = "SS-DISC-NONE"
 
 
-def _nameserver_arg(text: str) -> Nameserver:
-    try:
-        return parse_nameserver(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"“{text}” is not a number of seconds") from None
-    if not 0 < value <= 600:
-        raise argparse.ArgumentTypeError("the timeout must be between 0 and 600 seconds")
-    return value
-
-
 def add_discover_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``sipe-setup discover USER …``."""
     cmd = subparsers.add_parser(
@@ -97,37 +82,20 @@ def add_discover_command(subparsers: argparse._SubParsersAction[argparse.Argumen
                      help="connection type (default auto)")
     cmd.add_argument("--server", default="", metavar="HOST[:PORT]",
                      help="a manual server: SIPE then skips discovery")
-    cmd.add_argument("--nameserver", action="append", type=_nameserver_arg, default=[],
+    cmd.add_argument("--nameserver", action="append", type=nameserver_arg, default=[],
                      metavar="IP[:PORT]", help="DNS server to ask (repeatable); default: "
                      "the system's resolver configuration")
-    cmd.add_argument("--timeout", type=_positive_seconds, default=15.0, metavar="S",
+    cmd.add_argument("--timeout", type=seconds_arg, default=15.0, metavar="S",
                      help="give up on the whole discovery after S seconds (default 15)")
     cmd.add_argument("--login", default="", metavar="L",
                      help="Login for autodiscover's authenticated User link (DOMAIN\\\\user)")
-    password = cmd.add_mutually_exclusive_group()
-    password.add_argument("--password-stdin", action="store_true",
-                          help="read the password from the first line of standard input")
-    password.add_argument("--password-env", metavar="VAR",
-                          help="read the password from environment variable VAR")
+    add_password_options(cmd.add_mutually_exclusive_group())
     cmd.add_argument("--user-agent", default="", metavar="UA",
                      help="User-Agent for autodiscover (default: SIPE's)")
     cmd.add_argument("--ca-file", default=None, metavar="PEM",
                      help="extra trusted CA certificates for autodiscover over HTTPS")
     cmd.add_argument("--json", action="store_true", help="print one JSON document")
     cmd.set_defaults(handler=run_discover)
-
-
-def _read_password(args: argparse.Namespace) -> Secret | str | None:
-    """The password, None when not asked for, or an error sentence."""
-    if args.password_stdin:
-        line = sys.stdin.readline()
-        return Secret(line.rstrip("\r\n")) if line else "no password on standard input"
-    if args.password_env:
-        value = os.environ.get(args.password_env)
-        if value is None:
-            return f"the environment variable {args.password_env} is not set"
-        return Secret(value)
-    return None
 
 
 def run_discover(args: argparse.Namespace) -> int:
@@ -139,7 +107,7 @@ def run_discover(args: argparse.Namespace) -> int:
         for error in exc.errors:
             print(f"sipe-setup discover: {error.field.value}: {error.message}", file=sys.stderr)
         return EXIT_USAGE
-    password = _read_password(args)
+    password = read_password(args)
     if isinstance(password, str):
         print(f"sipe-setup discover: password: {password}", file=sys.stderr)
         return EXIT_USAGE

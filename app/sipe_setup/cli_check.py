@@ -8,40 +8,27 @@ import getpass
 import os
 import sys
 
+from sipe_setup.cli_common import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    add_password_options,
+    nameserver_arg,
+    read_password,
+    seconds_arg,
+)
 from sipe_setup.core.account import AccountValidationError, Secret, parse_account
 from sipe_setup.core.checkup import CheckOptions, TrustKind, TrustQuestion, run_check
 from sipe_setup.core.discovery import (
     AutodiscoverSettings,
     DiscoveryOptions,
-    Nameserver,
     ResolverSettings,
-    parse_nameserver,
 )
 from sipe_setup.core.report import Redaction, report_json, report_text
 from sipe_setup.core.steps import StepEvent, StepStatus
 
-EXIT_OK = 0
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
 _MARK = {StepStatus.PASS: "[ OK ]", StepStatus.WARN: "[WARN]", StepStatus.FAIL: "[FAIL]",
          StepStatus.SKIP: "[SKIP]"}
-
-
-def _nameserver(text: str) -> Nameserver:
-    try:
-        return parse_nameserver(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"“{text}” is not a number of seconds") from None
-    if not 1 <= value <= 600:
-        raise argparse.ArgumentTypeError("the timeout must be between 1 and 600 seconds")
-    return value
 
 
 def _fingerprint(text: str) -> str:
@@ -65,10 +52,7 @@ def add_check_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     cmd.add_argument("--login", default="", metavar="L",
                      help="Windows login: DOMAIN\\\\user or user@company.com (default: USER)")
     pw = cmd.add_mutually_exclusive_group()
-    pw.add_argument("--password-stdin", action="store_true",
-                    help="read the password from the first line of standard input")
-    pw.add_argument("--password-env", metavar="VAR",
-                    help="read the password from environment variable VAR")
+    add_password_options(pw)
     pw.add_argument("--sso", action="store_true",
                     help="Single Sign-On: use the Kerberos ticket from kinit, no password")
     cmd.add_argument("--server", default="", metavar="HOST[:PORT]",
@@ -77,7 +61,7 @@ def add_check_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     cmd.add_argument("--auth", default="auto", choices=["auto", "ntlm", "kerberos", "tls-dsk"])
     cmd.add_argument("--user-agent", default="", metavar="UA",
                      help="User-Agent to send (default: SIPE's own)")
-    cmd.add_argument("--nameserver", action="append", type=_nameserver, default=[],
+    cmd.add_argument("--nameserver", action="append", type=nameserver_arg, default=[],
                      metavar="IP[:PORT]", help="DNS server to ask (repeatable)")
     cmd.add_argument("--ca-file", metavar="PEM", help="extra trusted CA certificates")
     cmd.add_argument("--trust-fingerprint", action="append", type=_fingerprint, default=[],
@@ -87,7 +71,7 @@ def add_check_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
                           "domain")
     cmd.add_argument("--no-login-variants", action="store_true",
                      help="on a wrong password, do not try other Login forms")
-    cmd.add_argument("--timeout", type=_seconds, default=90.0, metavar="S",
+    cmd.add_argument("--timeout", type=seconds_arg, default=90.0, metavar="S",
                      help="give up on the whole check after S seconds (default 90)")
     cmd.add_argument("--redact-user", action="store_true", help="hide user names in the report")
     cmd.add_argument("--redact-hosts", action="store_true",
@@ -100,14 +84,9 @@ def _password(args: argparse.Namespace) -> Secret | str | None:
     """The password, None for SSO, or an error sentence."""
     if args.sso:
         return None
-    if args.password_stdin:
-        line = sys.stdin.readline()
-        return Secret(line.rstrip("\r\n")) if line.strip("\r\n") else \
-            "no password on standard input"
-    if args.password_env:
-        value = os.environ.get(args.password_env)
-        return Secret(value) if value else f"the environment variable {args.password_env} " \
-                                           "is not set or empty"
+    given = read_password(args)
+    if given is not None:
+        return given
     if sys.stdin.isatty():
         try:
             return Secret(getpass.getpass("Password: "))
