@@ -94,7 +94,9 @@ def test_user_document_gives_servers_first(lab: Lab) -> None:
     assert {a.url.split(":")[0] for a in internal} == {"https", "http"}
     assert all(a.outcome is AutodiscoverOutcome.SERVERS for a in internal)
     # The request SIPE sends: Accept, User-Agent, sipuri, Host and SNI set to the name.
-    https_request = next(r for r in lab.server.requests if r.scheme == "https")
+    # Internal and external requests run at once: pick the internal one by its Host.
+    https_request = next(r for r in lab.server.requests
+                         if r.scheme == "https" and r.host == INTERNAL)
     assert https_request.headers["Accept"] == "application/vnd.microsoft.rtc.autodiscover+xml;v=1"
     assert https_request.headers["User-Agent"].startswith("Purple/")
     assert https_request.query == f"sipuri=alice@{DOMAIN}"
