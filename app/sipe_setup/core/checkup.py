@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from sipe_setup.core.account import (
     AccountSettings,
     AuthScheme,
-    Field,
     NtlmIdentity,
     ParsedLogin,
     Secret,
@@ -990,5 +989,3 @@ async def run_check(account: AccountSettings, password: Secret | None,
             raise
         return run.cancelled_result()
 
-
-_ = Field  # re-exported for front ends that map advice fields to widgets
