@@ -59,6 +59,7 @@ __all__ = [
     "NtlmServerHandshake",
     "NtlmServerSession",
     "UserTable",
+    "request_signature",
 ]
 
 F = NtlmFlags
@@ -109,6 +110,28 @@ class NtlmAcceptResult:
         return self.reason is None
 
 
+def request_signature(request: SipRequest, version: int) -> tuple[str, str] | None:
+    """(signature string, claimed signature) of a request signed in its ``Authorization``.
+
+    Any scheme (NTLM, Kerberos): the values come from the header, as a server reads them.
+    None if the request carries no complete signature or the header is malformed.
+    """
+    value = request.header("Authorization") or request.header("Proxy-Authorization")
+    if value is None:
+        return None
+    try:
+        params = parse_auth_params(value)
+    except SipProtocolError:
+        return None
+    crand, cnum, response = params.get("crand"), params.get("cnum"), params.get("response")
+    realm, target = params.get("realm"), params.get("targetname")
+    if not (crand and cnum and response and realm and target):
+        return None
+    text = fields_from_message(request, scheme=params.scheme, rand=crand, num=cnum,
+                               realm=realm, target_name=target).to_string(version)
+    return text, response
+
+
 class NtlmServerSession:
     """An authenticated NTLM context on the server: checks client and makes server signatures."""
 
@@ -135,22 +158,8 @@ class NtlmServerSession:
 
         False if the header is missing, malformed, unsigned or wrong.
         """
-        value = request.header("Authorization") or request.header("Proxy-Authorization")
-        if value is None:
-            return False
-        try:
-            params = parse_auth_params(value)
-        except SipProtocolError:
-            return False
-        crand, cnum, response = params.get("crand"), params.get("cnum"), params.get("response")
-        realm, target = params.get("realm"), params.get("targetname")
-        if None in (crand, cnum, response, realm, target):
-            return False
-        assert crand is not None and cnum is not None and response is not None
-        assert realm is not None and target is not None
-        text = fields_from_message(request, scheme=params.scheme, rand=crand, num=cnum,
-                                   realm=realm, target_name=target).to_string(version)
-        return self.verify_client(text, response)
+        signed = request_signature(request, version)
+        return signed is not None and self.verify_client(*signed)
 
     def authentication_info(self, response: SipResponse, *, srand: str, snum: int,
                             opaque: str, realm: str, target_name: str, version: int) -> str:

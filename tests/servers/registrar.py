@@ -40,7 +40,12 @@ from sipe_setup.core.sip.message import (
     SipStreamParser,
     parse_auth_params,
 )
-from tests.servers.ntlm_acceptor import NtlmAcceptor, NtlmServerHandshake, NtlmServerSession
+from tests.servers.ntlm_acceptor import (
+    NtlmAcceptor,
+    NtlmServerHandshake,
+    NtlmServerSession,
+    request_signature,
+)
 
 LOG = logging.getLogger("registrar")
 REALM = "SIP Communications Service"
@@ -242,20 +247,12 @@ class SipRegistrarConnection:
     def verify_client_signature(self, request: SipRequest) -> bool | None:
         """True/False for a signed request; None when it carries no signature."""
         sa = self.association
-        auth = request.header("Authorization") or request.header("Proxy-Authorization")
-        if sa is None or not sa.complete or sa.session is None or auth is None:
+        if sa is None or not sa.complete or sa.session is None:
             return None
-        params = parse_auth_params(auth)
-        response, crand, cnum = params.get("response"), params.get("crand"), params.get("cnum")
-        if not (response and crand and cnum):
+        signed = request_signature(request, sa.signature_version)
+        if signed is None:
             return None
-        unsigned = SipRequest(
-            headers=tuple((k, v) for k, v in request.headers
-                          if k.lower() not in ("authorization", "proxy-authorization")),
-            body=request.body, method=request.method, uri=request.uri)
-        fields = fields_from_message(unsigned, scheme=sa.scheme, rand=crand, num=cnum,
-                                     realm=REALM, target_name=params.get("targetname") or "")
-        ok = sa.session.verify_client(fields.to_string(sa.signature_version), response)
+        ok = sa.session.verify_client(*signed)
         if ok:
             self.stats.client_signatures_verified += 1
         else:

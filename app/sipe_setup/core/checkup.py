@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import email.utils
 import enum
+import ipaddress
 import re
 import socket
 import time
@@ -51,7 +52,6 @@ from sipe_setup.core.auth.challenge import (
 )
 from sipe_setup.core.auth.errors import (
     AuthError,
-    ServerSignatureError,
 )
 from sipe_setup.core.auth.kerberos import (
     KerberosError,
@@ -435,8 +435,6 @@ class CheckRun:
     async def _resolve(self, host: str) -> str | None:
         """An address for ``host`` through the discovery resolver (IP literals as they are)."""
         try:
-            import ipaddress
-
             ipaddress.ip_address(host)
             return host
         except ValueError:
@@ -867,9 +865,7 @@ class CheckRun:
     def _other_logins(self, nb_domain: str) -> list[str]:
         a = self.account
         login = a.login
-        base = login.ntlm.user.split("@", 1)[0] if login.ntlm.user else a.signin.user
-        if login.ntlm.domain:
-            base = login.ntlm.user
+        base = login.ntlm.user.split("@", 1)[0] or a.signin.user  # the name without a domain
         forms = []
         if nb_domain:
             forms.append(f"{nb_domain}\\{base}")
@@ -928,9 +924,7 @@ class CheckRun:
                                                          "signature", attempt)
         try:
             signed = auth.verify_response(response)
-        except ServerSignatureError as exc:
-            raise self._fail(sig_step, advice("auth-bad-signature"), str(exc)) from None
-        except AuthError as exc:
+        except AuthError as exc:  # ServerSignatureError, or a malformed Authentication-Info
             raise self._fail(sig_step, advice("auth-bad-signature"), str(exc)) from None
         self.recorder.line(sig_step, "rspauth verified: the answer really comes from the "
                                      "server that checked your password" if signed else
@@ -951,7 +945,6 @@ class CheckRun:
         else:
             self.recorder.finish(sig_step, StepStatus.WARN,
                                  "200 OK without a signature (SIPE accepts this)")
-        self.server.setdefault("scheme", outcome.scheme_label)
         self.server["scheme"] = outcome.scheme_label
         dereg_step = self.recorder.start(StepId.DEREGISTER, "Sign out again", attempt)
         try:
