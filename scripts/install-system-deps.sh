@@ -3,7 +3,10 @@
 # Idempotent: does nothing when everything is present. Needs root (or sudo) the first time.
 set -eu
 PKGS="dnsmasq-base krb5-kdc krb5-admin-server krb5-user libkrb5-dev pidgin-sipe finch
-gnome-keyring libsecret-tools dbus xvfb xauth"
+pidgin-gnome-keyring gnome-keyring libsecret-tools dbus dbus-x11 xvfb xauth
+libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
+libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0
+libxcb-xinerama0 libxcb-xkb1 libxcb-image0 fonts-dejavu-core"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
