@@ -75,6 +75,7 @@ from sipe_setup.core.discovery.model import QueryPurpose
 from sipe_setup.core.sip.message import SipProtocolError, SipResponse, SipStreamParser
 from sipe_setup.core.sip.register import RegisterAttempt, RegisterDialog, parse_redirect_contact
 from sipe_setup.core.steps import (
+    AcceptedCertificate,
     CheckResult,
     EventSink,
     StepId,
@@ -233,6 +234,7 @@ class CheckRun:
         self._connections: list[SipConnection] = []
         self._clock_skew: dt.timedelta | None = None
         self._current: StepResult | None = None
+        self.accepted_certificate: AcceptedCertificate | None = None
 
     # --- results ------------------------------------------------------------------------------
 
@@ -260,6 +262,7 @@ class CheckRun:
             discovery=self._discovery_json(),
             selected=self.selected, server=dict(self.server), timings=dict(self.timings),
             round_trips=self.round_trips, started=self.started_wall,
+            accepted_certificate=self.accepted_certificate,
         )
 
     def _discovery_json(self) -> dict[str, object] | None:
@@ -408,6 +411,9 @@ class CheckRun:
                     step = self.recorder.steps[-1]
                     self.recorder.line(step, f"SIPE would now try the next server: {queue[0]}")
                 continue
+            if redirects == 0:
+                # Where a sign-in starts (before any 301): what Pidgin must reach on its own.
+                self.server["entry_point"] = candidate.to_json()
             try:
                 return await self._sign_in(conn, candidate, attempt)
             except _Redirect as redirect:
@@ -478,6 +484,8 @@ class CheckRun:
                     raise self._fail(tls_step, self._connect_advice(candidate, exc),
                                      str(exc)) from None
                 self.server["certificate_accepted_by_user"] = cert.sha256_fingerprint
+                self.accepted_certificate = AcceptedCertificate(
+                    candidate.host, cert.sha256_fingerprint, cert.pem)
                 self.recorder.finish(tls_step, StepStatus.WARN,
                                      f"accepted by you: {cert.sha256_fingerprint}", adv)
                 self.timings.setdefault("connect", time.monotonic() - started)
@@ -502,8 +510,17 @@ class CheckRun:
             self._certificate_lines(tls_step, conn.certificate)
             self.server["certificate"] = conn.certificate.to_json()
             self.server["tls_version"] = conn.tls_version
-            self.recorder.finish(tls_step, StepStatus.PASS,
-                                 f"{conn.tls_version}, trusted, issued to {candidate.host}")
+            cert = conn.certificate
+            if cert.acceptable:
+                self.recorder.finish(tls_step, StepStatus.PASS,
+                                     f"{conn.tls_version}, trusted, issued to {candidate.host}")
+            else:  # only reachable through a fingerprint the user accepted before
+                self.accepted_certificate = AcceptedCertificate(
+                    candidate.host, cert.sha256_fingerprint, cert.pem)
+                self.server["certificate_accepted_by_user"] = cert.sha256_fingerprint
+                self.recorder.finish(tls_step, StepStatus.PASS,
+                                     f"{conn.tls_version}, accepted earlier by you: "
+                                     f"{cert.sha256_fingerprint}")
         elif conn.transport is Transport.TCP:
             self.recorder.line(step, "Plain TCP: this connection is not encrypted.")
         return conn

@@ -139,6 +139,19 @@ class StepRecorder:
         return result
 
 
+@dataclass(frozen=True, slots=True)
+class AcceptedCertificate:
+    """A server certificate used only because the user accepted it (not CA-trusted).
+
+    The PEM is kept so that a profile export can hand it to Pidgin (``tls_peers``); it is
+    public data, but reports show only the fingerprint.
+    """
+
+    host: str
+    sha256: str
+    pem: str
+
+
 @dataclass(slots=True)
 class CheckResult:
     """Everything a check found, for the verdict page and the reports."""
@@ -154,6 +167,7 @@ class CheckResult:
     timings: dict[str, float] = field(default_factory=dict)
     round_trips: int = 0
     started: str = ""  # ISO timestamp
+    accepted_certificate: AcceptedCertificate | None = None
 
     @property
     def code(self) -> str:
