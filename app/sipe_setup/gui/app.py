@@ -1,0 +1,156 @@
+"""``sipe-setup-gui``: start the wizard.
+
+Options (all optional; anything else, like ``-platform offscreen``, goes to Qt)::
+
+    --nameserver IP[:PORT]   ask this DNS server (repeatable; default: the system's)
+    --ca-file PEM            trust these CA certificates too (SIP TLS and autodiscover)
+    --prefill-json FILE|JSON fill the fields: {"signin": ..., "login": ..., "server": ...,
+                             "transport": ..., "auth": ..., "sso": ..., "user_agent": ...}
+    --signin/--login/--server/--transport/--auth/--user-agent/--sso   the same, one by one
+    --banner TEXT            a note at the top of the first page (make demo uses it)
+    --title-note TEXT        appended to the window title
+
+There is deliberately no password option: a password on the command line is visible to every
+user of the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from sipe_setup import APP_ID, __version__
+from sipe_setup.core.discovery import Nameserver, parse_nameserver
+
+from .state import CheckEnvironment
+from .wizard import SetupWizard, default_settings
+
+__all__ = ["app_icon", "build_parser", "main", "run_wizard"]
+
+_RESOURCES = Path(__file__).resolve().parents[3] / "resources"
+
+
+def _nameserver(text: str) -> Nameserver:
+    try:
+        return parse_nameserver(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _prefill(text: str) -> dict[str, str | bool]:
+    source = text
+    if not text.lstrip().startswith("{"):
+        try:
+            source = Path(text).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror}") from None
+    try:
+        data = json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(
+            isinstance(v, str | bool) for v in data.values()):
+        raise argparse.ArgumentTypeError("expected a JSON object of strings (and sso: bool)")
+    if "password" in data:
+        raise argparse.ArgumentTypeError("a password cannot be pre-filled; type it in the "
+                                         "window")
+    return {str(k): v for k, v in data.items()}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The wizard's command line."""
+    parser = argparse.ArgumentParser(
+        prog="sipe-setup-gui", allow_abbrev=False,
+        description="The sipe-setup wizard: set up and test a Lync / Skype for Business "
+                    "account for Pidgin + SIPE. Unknown options are passed to Qt.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--nameserver", action="append", type=_nameserver, default=[],
+                        metavar="IP[:PORT]", help="DNS server to ask (repeatable)")
+    parser.add_argument("--ca-file", metavar="PEM", help="extra trusted CA certificates")
+    parser.add_argument("--timeout", type=float, default=90.0, metavar="S",
+                        help="give up on a check after S seconds (default 90)")
+    parser.add_argument("--prefill-json", type=_prefill, metavar="FILE|JSON",
+                        help="fill the fields from a JSON object (file name or inline)")
+    for name in ("signin", "login", "server", "transport", "auth", "user-agent"):
+        parser.add_argument(f"--{name}", metavar=name.upper().replace("-", "_"),
+                            help=f"pre-fill the {name.replace('-', ' ')} field")
+    parser.add_argument("--sso", action="store_true", default=None,
+                        help="pre-tick Single Sign-On")
+    parser.add_argument("--banner", default="", metavar="TEXT",
+                        help="a note shown at the top of the first page")
+    parser.add_argument("--title-note", default="", metavar="TEXT",
+                        help="appended to the window title")
+    return parser
+
+
+def app_icon() -> QIcon:
+    """The application icon: the installed theme icon, else the SVG in resources/."""
+    icon = QIcon.fromTheme(APP_ID)
+    if icon.isNull():
+        svg = _RESOURCES / f"{APP_ID}.svg"
+        if svg.is_file():
+            icon = QIcon(str(svg))
+    return icon
+
+
+def prefill_values(args: argparse.Namespace) -> dict[str, str | bool]:
+    """The pre-fill from ``--prefill-json`` overridden by the single-field options."""
+    values: dict[str, str | bool] = dict(args.prefill_json or {})
+    for key in ("signin", "login", "server", "transport", "auth", "user_agent"):
+        value = getattr(args, key)
+        if value is not None:
+            values[key] = value
+    if args.sso is not None:
+        values["sso"] = True
+    return values
+
+
+def make_wizard(args: argparse.Namespace, settings_enabled: bool = True) -> SetupWizard:
+    """Build the wizard from parsed options (also used by the screenshot script)."""
+    if args.ca_file and not Path(args.ca_file).is_file():
+        raise SystemExit(f"sipe-setup-gui: --ca-file: {args.ca_file} is not a file")
+    environment = CheckEnvironment(nameservers=tuple(args.nameserver), ca_file=args.ca_file,
+                                   deadline=args.timeout)
+    wizard = SetupWizard(environment, settings=default_settings() if settings_enabled else None)
+    values = prefill_values(args)
+    if values:
+        try:
+            wizard.prefill(values)
+        except KeyError as exc:
+            raise SystemExit(f"sipe-setup-gui: --prefill-json: {exc.args[0]}") from None
+    if args.banner:
+        wizard.set_banner(args.banner)
+    if args.title_note:
+        wizard.set_title_note(args.title_note)
+    return wizard
+
+
+def run_wizard(argv: list[str]) -> int:
+    """Run the wizard with these arguments (without the program name); the exit status."""
+    args, qt_args = build_parser().parse_known_args(argv)
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0] if sys.argv else "sipe-setup-gui", *qt_args])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("sipe-setup")
+    app.setOrganizationName("sipe-setup")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(app_icon())
+    wizard = make_wizard(args)
+    wizard.show()
+    return app.exec()
+
+
+def main() -> None:
+    """Entry point of ``sipe-setup-gui``."""
+    sys.exit(run_wizard(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""Page 4, *Result*: the verdict, the phone code, what to change, and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from sipe_setup.core.account import AccountSettings, Field
+from sipe_setup.core.report import Redaction, report_html, report_json, report_text
+from sipe_setup.core.steps import CheckResult, Verdict
+
+from ..state import WizardState
+
+__all__ = ["ReportFormat", "ResultPage", "redaction_for"]
+
+#: (file-dialog filter, suffix, renderer)
+ReportFormat = tuple[str, str, Callable[[CheckResult, Redaction], str]]
+
+
+def redaction_for(account: AccountSettings | None, result: CheckResult, state: WizardState, *,
+                  users: bool, hosts: bool) -> Redaction:
+    """The report's redaction: the password always; user names and hosts on request."""
+    user_names: tuple[str, ...] = ()
+    host_names: tuple[str, ...] = ()
+    if account is not None and users:
+        user_names = (account.signin.user, account.login.text, account.login.ntlm.user,
+                      account.login.ntlm.domain, account.login.kerberos.name)
+    if account is not None and hosts:
+        found: list[str] = []
+        candidates = (result.discovery or {}).get("candidates")
+        if isinstance(candidates, list):
+            found = [str(c.get("host", "")) for c in candidates if isinstance(c, dict)]
+        if result.selected:
+            found.append(str(result.selected.get("host", "")))
+        if account.server is not None:
+            found.append(account.server.host)
+        host_names = (account.sip_domain, *(h for h in found if h))
+    secret = state.password if state.password else None
+    return Redaction(secret=secret, users=user_names, hosts=host_names)
+
+
+class ResultPage(QWizardPage):
+    """The verdict in one sentence, the code in large type, the advice and the report."""
+
+    def __init__(self, state: WizardState, jump_to_field: Callable[[Field], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._jump_to_field = jump_to_field
+        self.setObjectName("result-page")
+        self.setTitle(self.tr("Result"))
+
+        layout = QVBoxLayout(self)
+        head = QHBoxLayout()
+        self.verdict_icon = QLabel(self)
+        head.addWidget(self.verdict_icon, 0, Qt.AlignmentFlag.AlignTop)
+        self.verdict_label = QLabel(self)
+        self.verdict_label.setObjectName("verdict")
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bold = QFont(self.verdict_label.font())
+        bold.setBold(True)
+        self.verdict_label.setFont(bold)
+        head.addWidget(self.verdict_label, 1)
+        layout.addLayout(head)
+
+        code_row = QHBoxLayout()
+        code_caption = QLabel(self.tr("Code for your IT department:"), self)
+        self.code_label = QLabel(self)
+        self.code_label.setObjectName("phone-code")
+        self.code_label.setAccessibleName(self.tr("Code for your IT department"))
+        self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                                | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        big = QFont(self.code_label.font())
+        big.setPointSizeF(max(big.pointSizeF(), 9.0) * 2.0)
+        big.setBold(True)
+        self.code_label.setFont(big)
+        code_caption.setBuddy(self.code_label)
+        code_row.addWidget(code_caption)
+        code_row.addWidget(self.code_label)
+        code_row.addStretch(1)
+        layout.addLayout(code_row)
+
+        self.advice_box = QGroupBox(self)
+        self.advice_box.setObjectName("advice")
+        box = QVBoxLayout(self.advice_box)
+        self.explanation_label = self._wrapping(box)
+        self.explanation_label.setObjectName("advice-explanation")
+        fix_caption = QLabel(f"<b>{self.tr('What to change')}</b>", self.advice_box)
+        box.addWidget(fix_caption)
+        self.fix_label = self._wrapping(box)
+        self.fix_label.setObjectName("advice-fix")
+        self.jump_button = QPushButton(self.advice_box)
+        self.jump_button.setObjectName("jump-to-field")
+        self.jump_button.clicked.connect(self._jump)
+        jump_row = QHBoxLayout()
+        jump_row.addWidget(self.jump_button)
+        jump_row.addStretch(1)
+        box.addLayout(jump_row)
+        layout.addWidget(self.advice_box)
+
+        report_box = QGroupBox(self.tr("Report"), self)
+        report = QVBoxLayout(report_box)
+        report_note = QLabel(self.tr(
+            "The report lists every step and what the server answered, for your IT "
+            "department. It never contains your password."), report_box)
+        report_note.setWordWrap(True)
+        report.addWidget(report_note)
+        options = QHBoxLayout()
+        self.hide_users = QCheckBox(self.tr("Hide &user names"), report_box)
+        self.hide_users.setObjectName("redact-users")
+        self.hide_hosts = QCheckBox(self.tr("Hide server &names and addresses"), report_box)
+        self.hide_hosts.setObjectName("redact-hosts")
+        options.addWidget(self.hide_users)
+        options.addWidget(self.hide_hosts)
+        options.addStretch(1)
+        report.addLayout(options)
+        actions = QHBoxLayout()
+        self.copy_button = QPushButton(self.tr("&Copy report"), report_box)
+        self.copy_button.setObjectName("copy-report")
+        self.copy_button.setIcon(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_FileDialogDetailedView))
+        self.copy_button.clicked.connect(self.copy_report)
+        self.save_button = QPushButton(self.tr("Sa&ve report…"), report_box)
+        self.save_button.setObjectName("save-report")
+        self.save_button.setIcon(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_DialogSaveButton))
+        self.save_button.clicked.connect(self._ask_save_report)
+        self.copied_label = QLabel(report_box)
+        actions.addWidget(self.copy_button)
+        actions.addWidget(self.save_button)
+        actions.addWidget(self.copied_label, 1)
+        report.addLayout(actions)
+        layout.addWidget(report_box)
+        layout.addStretch(1)
+
+    def _wrapping(self, box: QVBoxLayout) -> QLabel:
+        label = QLabel(self.advice_box)
+        label.setWordWrap(True)
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.addWidget(label)
+        return label
+
+    # --- showing the result -------------------------------------------------------------------
+
+    def initializePage(self) -> None:
+        """Fill the page from the last check."""
+        result = self.state.last_result
+        self.copied_label.clear()
+        if result is None:
+            return
+        pixmap = {Verdict.SIGNED_IN: QStyle.StandardPixmap.SP_DialogApplyButton,
+                  Verdict.FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
+                  Verdict.CANCELLED: QStyle.StandardPixmap.SP_MessageBoxInformation}[
+            result.verdict]
+        size = self.style().pixelMetric(QStyle.PixelMetric.PM_MessageBoxIconSize)
+        self.verdict_icon.setPixmap(self.style().standardIcon(pixmap).pixmap(size, size))
+        self.setSubTitle(self.tr("You are all set.") if result.ok else
+                         self.tr("The test sign-in did not work. Here is why, and what to do."))
+        self.verdict_label.setText(result.summary)
+        self.verdict_label.setAccessibleName(result.summary)
+        self.code_label.setText(result.code)
+        advice = result.advice
+        self.advice_box.setVisible(advice is not None)
+        if advice is not None:
+            title = advice.title if not result.ok else self.tr("Note: %1").replace(
+                "%1", advice.title)
+            self.advice_box.setTitle(title)
+            self.explanation_label.setText(advice.explanation)
+            self.fix_label.setText(advice.fix)
+        field = advice.field if advice is not None else None
+        self.jump_button.setVisible(field is not None)
+        if field is not None:
+            name = {Field.SIGNIN: self.tr("sign-in address"), Field.LOGIN: self.tr("Login"),
+                    Field.PASSWORD: self.tr("password"), Field.SERVER: self.tr("server"),
+                    Field.TRANSPORT: self.tr("connection type"),
+                    Field.AUTH: self.tr("authentication scheme"),
+                    Field.SSO: self.tr("Single Sign-On setting"),
+                    Field.USER_AGENT: self.tr("User Agent")}[field]
+            self.jump_button.setText(self.tr("C&hange the %1").replace("%1", name))
+            self.jump_button.setAccessibleName(self.tr("Go back and change the %1").replace(
+                "%1", name))
+
+    def _jump(self) -> None:
+        result = self.state.last_result
+        if result is not None and result.advice is not None and result.advice.field:
+            self._jump_to_field(result.advice.field)
+
+    # --- the report ---------------------------------------------------------------------------
+
+    def redaction(self) -> Redaction:
+        """The redaction chosen with the two check boxes (the password always)."""
+        assert self.state.last_result is not None
+        return redaction_for(self.state.last_account, self.state.last_result, self.state,
+                             users=self.hide_users.isChecked(), hosts=self.hide_hosts.isChecked())
+
+    def report(self, fmt: str = "text") -> str:
+        """The report of the last check as text, HTML or JSON."""
+        result = self.state.last_result
+        if result is None:
+            return ""
+        render = {"text": report_text, "html": report_html, "json": report_json}[fmt]
+        return render(result, self.redaction())
+
+    def copy_report(self) -> None:
+        """Put the text report on the clipboard."""
+        QGuiApplication.clipboard().setText(self.report("text"))
+        self.copied_label.setText(self.tr("Copied to the clipboard."))
+
+    def save_report(self, path: Path) -> None:
+        """Write the report; the format follows the suffix (.html, .json, else text)."""
+        fmt = {".html": "html", ".htm": "html", ".json": "json"}.get(path.suffix.lower(), "text")
+        path.write_text(self.report(fmt), encoding="utf-8")
+        self.copied_label.setText(self.tr("Saved to %1.").replace("%1", str(path)))
+
+    def _ask_save_report(self) -> None:
+        filters = {self.tr("Text (*.txt)"): ".txt", self.tr("Web page (*.html)"): ".html",
+                   self.tr("JSON (*.json)"): ".json"}
+        name, chosen = QFileDialog.getSaveFileName(
+            self, self.tr("Save the report"), str(Path.home() / "sipe-setup-report.txt"),
+            ";;".join(filters))
+        if not name:
+            return
+        path = Path(name)
+        if not path.suffix and chosen in filters:
+            path = path.with_suffix(filters[chosen])
+        self.save_report(path)
