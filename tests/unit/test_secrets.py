@@ -1,0 +1,228 @@
+"""PasswordVault against in-memory keyring backends: round trips, read-back, failures, leaks."""
+
+from __future__ import annotations
+
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import chainer, fail, null
+from keyring.errors import KeyringLocked, PasswordDeleteError, PasswordSetError
+
+from sipe_setup.core.account import Secret
+from sipe_setup.core.secrets import (
+    KEY_GENERATION,
+    KEYRING_SERVICE,
+    KeyringProblem,
+    KeyringUnavailable,
+    PasswordVault,
+    pidgin_keyring_available,
+    store_pidgin_password,
+    vault_key,
+)
+
+SENTINEL = "S3ntinel-pa55word-do-not-print"
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring in a dict (unit tests only)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        try:
+            del self.items[(service, username)]
+        except KeyError:
+            raise PasswordDeleteError("not found") from None
+
+
+class ManglingKeyring(MemoryKeyring):
+    """Stores something other than what it was given."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password[:-1]
+
+
+class RefusingKeyring(MemoryKeyring):
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise PasswordSetError(f"cannot store {password}")  # a careless backend
+
+
+class LockedKeyring(MemoryKeyring):
+    def get_password(self, service: str, username: str) -> str | None:
+        raise KeyringLocked("Failed to unlock the collection!")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise KeyringLocked("Failed to unlock the collection!")
+
+
+class BrokenKeyring(MemoryKeyring):
+    def get_password(self, service: str, username: str) -> str | None:
+        raise RuntimeError("backend exploded")
+
+
+def _assert_no_leak(*objects: object) -> None:
+    for obj in objects:
+        assert SENTINEL not in str(obj)
+        assert SENTINEL not in repr(obj)
+
+
+def test_key_scheme_is_profile_id_and_generation() -> None:
+    assert KEYRING_SERVICE == "sipe-setup"
+    assert KEY_GENERATION == 1
+    assert vault_key("work") == "work#g1"
+
+
+def test_store_load_delete_round_trip() -> None:
+    backend = MemoryKeyring()
+    vault = PasswordVault(backend)
+    assert vault.status().usable
+    place = vault.store("work", Secret(SENTINEL))
+    assert backend.items == {("sipe-setup", "work#g1"): SENTINEL}
+    assert place.description.startswith("Saved in ")
+    _assert_no_leak(place)
+    loaded = vault.load("work")
+    assert loaded is not None and loaded.reveal() == SENTINEL
+    assert vault.load("other") is None
+    assert vault.delete("work") is True
+    assert vault.delete("work") is False
+    assert vault.load("work") is None
+
+
+def test_store_replaces_the_previous_password() -> None:
+    vault = PasswordVault(MemoryKeyring())
+    vault.store("work", Secret("old"))
+    vault.store("work", Secret("new"))
+    loaded = vault.load("work")
+    assert loaded is not None and loaded.reveal() == "new"
+
+
+def test_read_back_mismatch_is_reported_and_cleaned_up() -> None:
+    backend = ManglingKeyring()
+    with pytest.raises(KeyringUnavailable) as caught:
+        PasswordVault(backend).store("work", Secret(SENTINEL))
+    assert caught.value.problem is KeyringProblem.READ_BACK_MISMATCH
+    assert backend.items == {}
+    _assert_no_leak(caught.value)
+
+
+@pytest.mark.parametrize("backend", [fail.Keyring(), null.Keyring()], ids=["fail", "null"])
+def test_fail_and_null_backends_are_no_backend(backend: KeyringBackend) -> None:
+    vault = PasswordVault(backend)
+    status = vault.status()
+    assert not status.usable
+    assert status.reason
+    for action in (lambda: vault.store("work", Secret(SENTINEL)), lambda: vault.load("work"),
+                   lambda: vault.delete("work")):
+        with pytest.raises(KeyringUnavailable) as caught:
+            action()
+        error = caught.value
+        assert error.problem is KeyringProblem.NO_BACKEND
+        assert error.backend_name == backend.name
+        message = str(error)
+        assert message.startswith("No password store is available")
+        assert "Save the profile without the password" in message
+        assert "GNOME Keyring or KWallet" in message
+        _assert_no_leak(error)
+
+
+def test_fail_backend_message_names_it() -> None:
+    with pytest.raises(KeyringUnavailable) as caught:
+        PasswordVault(fail.Keyring()).store("work", Secret(SENTINEL))
+    assert "(keyring backend: fail Keyring)" in str(caught.value)
+
+
+def test_a_chainer_with_nothing_to_chain_is_no_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chainer.ChainerBackend, "backends", [])
+    status = PasswordVault(chainer.ChainerBackend()).status()
+    assert not status.usable
+    assert "no password store" in status.reason
+
+
+def test_a_chainer_uses_its_first_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    inner = MemoryKeyring()
+    monkeypatch.setattr(chainer.ChainerBackend, "backends", [inner])
+    vault = PasswordVault(chainer.ChainerBackend())
+    assert vault.status().usable
+    vault.store("work", Secret("pw"))
+    assert inner.items == {("sipe-setup", "work#g1"): "pw"}
+
+
+def test_zero_priority_backend_is_no_backend() -> None:
+    class Unwanted(MemoryKeyring):
+        priority = 0  # type: ignore[assignment]
+
+    assert not PasswordVault(Unwanted()).status().usable
+
+
+def test_password_set_error_is_write_failed_and_does_not_quote_the_password() -> None:
+    with pytest.raises(KeyringUnavailable) as caught:
+        PasswordVault(RefusingKeyring()).store("work", Secret(SENTINEL))
+    error = caught.value
+    assert error.problem is KeyringProblem.WRITE_FAILED
+    assert "refused to save the password" in str(error)
+    _assert_no_leak(error, error.detail, error.__cause__, error.__context__)
+    assert error.__cause__ is None  # the backend's exception held the password: not chained
+
+
+def test_locked_keyring_is_locked() -> None:
+    vault = PasswordVault(LockedKeyring())
+    with pytest.raises(KeyringUnavailable) as caught:
+        vault.store("work", Secret(SENTINEL))
+    assert caught.value.problem is KeyringProblem.LOCKED
+    assert "locked" in str(caught.value)
+    with pytest.raises(KeyringUnavailable) as caught:
+        vault.load("work")
+    assert caught.value.problem is KeyringProblem.LOCKED
+    _assert_no_leak(caught.value)
+
+
+def test_other_backend_errors_are_error_with_the_backend_words() -> None:
+    with pytest.raises(KeyringUnavailable) as caught:
+        PasswordVault(BrokenKeyring()).load("work")
+    assert caught.value.problem is KeyringProblem.ERROR
+    assert "backend exploded" in str(caught.value)
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+
+def test_default_backend_is_looked_up_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = PasswordVault()
+    backend = MemoryKeyring()
+    monkeypatch.setattr("keyring.get_keyring", lambda: backend)
+    vault.store("work", Secret("pw"))
+    assert backend.items
+
+
+def test_status_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode() -> KeyringBackend:
+        raise RuntimeError("no")
+
+    monkeypatch.setattr("keyring.get_keyring", explode)
+    status = PasswordVault().status()
+    assert not status.usable and status.reason
+
+
+def test_pidgin_keyring_without_dbus_is_no_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    status = pidgin_keyring_available()
+    assert not status.usable
+    assert status.reason
+    with pytest.raises(KeyringUnavailable) as caught:
+        store_pidgin_password("alice@example.test,EXAMPLE\\alice", Secret(SENTINEL))
+    assert caught.value.problem is KeyringProblem.NO_BACKEND
+    _assert_no_leak(caught.value)
+
+
+def test_pidgin_keyring_on_other_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.platform", "win32")
+    status = pidgin_keyring_available()
+    assert not status.usable
+    assert "Linux" in status.reason
