@@ -17,9 +17,9 @@ from sipe_setup.core.account import (
     parse_account,
 )
 from sipe_setup.core.discovery import Nameserver
-from sipe_setup.core.steps import CheckResult
+from sipe_setup.core.steps import AcceptedCertificate, CheckResult
 
-__all__ = ["FIELD_KEYS", "AcceptedCertificate", "CheckEnvironment", "Validation", "WizardState"]
+__all__ = ["FIELD_KEYS", "CheckEnvironment", "Validation", "WizardState"]
 
 #: The keys of :attr:`WizardState.values` (and of ``prefill``), as ``core.account.Field`` names
 #: them; the password is not among them on purpose.
@@ -36,16 +36,6 @@ _DEFAULTS: dict[str, str | bool] = {
     Field.SSO.value: False,
     Field.USER_AGENT.value: "",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class AcceptedCertificate:
-    """A server certificate the user accepted in the trust dialog (for the Save page)."""
-
-    host: str
-    port: int
-    sha256_fingerprint: str
-    pem: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +76,8 @@ class WizardState:
     environment: CheckEnvironment = field(default_factory=CheckEnvironment)
     last_result: CheckResult | None = None
     last_account: AccountSettings | None = None
+    #: The certificate the user accepted in the trust dialog (host, fingerprint, PEM), from the
+    #: core's result; kept across Retry so the same certificate is not asked about again.
     accepted_certificate: AcceptedCertificate | None = None
 
     def text(self, fld: Field) -> str:
@@ -126,4 +118,4 @@ class WizardState:
     def trusted_fingerprints(self) -> frozenset[str]:
         """Certificates the user already accepted in this session (a Retry does not ask again)."""
         cert = self.accepted_certificate
-        return frozenset({cert.sha256_fingerprint}) if cert else frozenset()
+        return frozenset({cert.sha256}) if cert else frozenset()

@@ -7,6 +7,7 @@ import enum
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -138,8 +139,13 @@ def add_field_row(form: QFormLayout, label_text: str, field: QWidget, buddy: QWi
     column.setContentsMargins(0, 0, 0, 0)
     column.setSpacing(2)
     line = QHBoxLayout()
-    line.addWidget(field, 1)
-    line.addWidget(help_button, 0)
+    if isinstance(field, QCheckBox):  # as wide as its text, the "?" right after it
+        line.addWidget(field, 0)
+        line.addWidget(help_button, 0)
+        line.addStretch(1)
+    else:
+        line.addWidget(field, 1)
+        line.addWidget(help_button, 0)
     column.addLayout(line)
     message = FieldMessage(container)
     column.addWidget(message)

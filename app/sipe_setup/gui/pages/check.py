@@ -17,10 +17,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from sipe_setup.core.checkup import TrustKind, TrustQuestion
+from sipe_setup.core.checkup import TrustQuestion
 from sipe_setup.core.steps import CheckResult, StepEvent, StepId, StepStatus, Verdict
 
-from ..state import AcceptedCertificate, WizardState
+from ..state import WizardState
 from ..trust_dialog import TrustDialog
 from ..worker import CheckWorker, check_options
 
@@ -218,12 +218,7 @@ class CheckPage(QWizardPage):
         self.trust_dialog = dialog
 
         def answered(code: int) -> None:
-            accepted = code == TrustDialog.DialogCode.Accepted
-            if accepted and question.kind is TrustKind.CERTIFICATE and question.certificate:
-                cert = question.certificate
-                self.state.accepted_certificate = AcceptedCertificate(
-                    question.host, question.port, cert.sha256_fingerprint, cert.pem)
-            worker.answer_trust(accepted)
+            worker.answer_trust(code == TrustDialog.DialogCode.Accepted)
             if self.trust_dialog is dialog:
                 self.trust_dialog = None
             dialog.deleteLater()
@@ -251,6 +246,8 @@ class CheckPage(QWizardPage):
         self.worker = None
         self._close_trust_dialog()
         self.state.last_result = result
+        if result is not None and result.accepted_certificate is not None:
+            self.state.accepted_certificate = result.accepted_certificate
         self._set_running(False)
         if result is None:
             self.status_label.setText(self.tr("The check was stopped."))
