@@ -226,3 +226,20 @@ def test_pidgin_keyring_on_other_platforms(monkeypatch: pytest.MonkeyPatch) -> N
     status = pidgin_keyring_available()
     assert not status.usable
     assert "Linux" in status.reason
+
+
+def test_a_dismissed_unlock_prompt_is_dismissed() -> None:
+    from keyring.errors import InitError
+    from secretstorage.exceptions import PromptDismissedException
+
+    class Dismissing(MemoryKeyring):
+        def get_password(self, service: str, username: str) -> str | None:
+            try:
+                raise PromptDismissedException("Prompt dismissed.")
+            except PromptDismissedException as exc:
+                raise InitError("Failed to create the collection") from exc
+
+    with pytest.raises(KeyringUnavailable) as caught:
+        PasswordVault(Dismissing()).load("work")
+    assert caught.value.problem is KeyringProblem.DISMISSED
+    assert "dismissed" in str(caught.value)

@@ -499,8 +499,8 @@ def store_pidgin_password(account_name: str, password: Secret, *,
                           protocol: str = "prpl-sipe") -> PasswordPlace:
     """Put the password where Pidgin's keyring plugin looks for it; read it back.
 
-    Any other item the plugin could find for this account is removed first, so there is
-    exactly one afterwards.
+    Any other item the plugin could find for this account is removed once the new one is
+    written, so there is exactly one afterwards.
 
     Raises:
         KeyringUnavailable: no Secret Service, locked, dismissed, refused or read back different.
@@ -511,11 +511,14 @@ def store_pidgin_password(account_name: str, password: Secret, *,
 
         def write() -> None:
             collection = _open_default_collection(connection, name, unlock=True)
+            created = collection.create_item(_pidgin_label(account_name, protocol),
+                                             _pidgin_attributes(account_name, protocol),
+                                             expected, replace=True)
+            # Only now drop the others (another collection, a duplicate): the plugin takes
+            # whichever libsecret finds first, so there must be exactly one.
             for item in _pidgin_items(connection, account_name, protocol):
-                item.delete()
-            collection.create_item(_pidgin_label(account_name, protocol),
-                                   _pidgin_attributes(account_name, protocol),
-                                   expected, replace=True)
+                if item.item_path != created.item_path:
+                    item.delete()
 
         def read_back() -> list[bytes]:
             return [bytes(item.get_secret())
