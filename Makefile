@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit system-deps venv bench clean
+.PHONY: run cli demo screenshots test lint unit system-deps venv bench clean
 
 system-deps:
 	./scripts/install-system-deps.sh
@@ -19,9 +19,21 @@ $(STAMP): pyproject.toml
 
 venv: system-deps $(STAMP)
 
-# Without ARGS this prints the command overview; e.g. make run ARGS="discover alice@example.test"
+# The wizard; ARGS go to it (e.g. make run ARGS="--signin alice@company.com"). CLI: make cli.
 run: venv
+	$(VENV)/bin/sipe-setup-gui $(ARGS)
+
+# The command line, e.g. make cli ARGS="discover alice@example.test"
+cli: venv
 	$(VENV)/bin/sipe-setup $(ARGS)
+
+# The wizard against a test registrar + dnsmasq on 127.0.0.1 (password Passw0rd!)
+demo: venv
+	$(PY) scripts/demo.py $(ARGS)
+
+# docs/screenshots/*.png under Xvfb, at 100 % and 200 %
+screenshots: venv
+	$(PY) scripts/screenshots.py $(ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check app tests

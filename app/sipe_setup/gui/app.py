@@ -9,6 +9,7 @@ Options (all optional; anything else, like ``-platform offscreen``, goes to Qt):
     --signin/--login/--server/--transport/--auth/--user-agent/--sso   the same, one by one
     --banner TEXT            a note at the top of the first page (make demo uses it)
     --title-note TEXT        appended to the window title
+    --no-remember            neither restore nor store the last inputs
 
 There is deliberately no password option: a password on the command line is visible to every
 user of the machine.
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a note shown at the top of the first page")
     parser.add_argument("--title-note", default="", metavar="TEXT",
                         help="appended to the window title")
+    parser.add_argument("--no-remember", action="store_true",
+                        help="neither restore nor remember the last inputs (demo, scripts)")
     return parser
 
 
@@ -142,7 +145,7 @@ def run_wizard(argv: list[str]) -> int:
     app.setApplicationVersion(__version__)
     app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
-    wizard = make_wizard(args)
+    wizard = make_wizard(args, settings_enabled=not args.no_remember)
     wizard.show()
     return app.exec()
 
