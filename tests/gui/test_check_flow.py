@@ -126,7 +126,8 @@ def test_wrong_password_lands_on_advice_and_jumps_to_password(qtbot: QtBot,
     page = wizard.result_page
     assert page.code_label.text() == "SS-AUTH-401"
     assert result.advice is not None
-    assert page.advice_box.title() == result.advice.title
+    assert page.verdict_label.text() == result.summary == result.advice.title
+    assert page.explanation_label.text() == result.advice.explanation
     assert page.fix_label.text() == result.advice.fix
     assert page.jump_button.isVisible()
     assert "password" in page.jump_button.text()

@@ -45,14 +45,17 @@ class TrustDialog(QDialog):
         self.setObjectName("trust-dialog")
         self.setWindowModality(Qt.WindowModality.WindowModal)
         layout = QVBoxLayout(self)
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 90)
 
         head = QHBoxLayout()
+        head.setSpacing(12)
         icon = QLabel(self)
         size = self.style().pixelMetric(QStyle.PixelMetric.PM_MessageBoxIconSize)
         icon.setPixmap(self.style().standardIcon(
             QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(size, size))
         head.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
         text = QVBoxLayout()
+        text.setSpacing(8)
         head.addLayout(text, 1)
         layout.addLayout(head)
 
@@ -104,7 +107,8 @@ class TrustDialog(QDialog):
                 details.addRow(caption, field)
             self.fingerprint_label = details.itemAt(details.rowCount() - 1,
                                                     QFormLayout.ItemRole.FieldRole).widget()
-            layout.addLayout(details)
+            details.setContentsMargins(0, 6, 0, 6)
+            text.addLayout(details)
 
         buttons = QDialogButtonBox(self)
         self.accept_button = QPushButton(accept_text, self)

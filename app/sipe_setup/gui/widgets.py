@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import NamedTuple
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QFont, QIcon
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["FieldMessage", "HelpButton", "MessageKind", "add_field_row", "hint_label",
+__all__ = ["FieldMessage", "FieldRow", "HelpButton", "MessageKind", "add_field_row", "hint_label",
            "status_icon"]
 
 
@@ -104,21 +105,28 @@ class FieldMessage(QWidget):
 def hint_label(text: str, parent: QWidget | None = None) -> QLabel:
     """A wrapping, slightly smaller explanation under a field."""
     label = QLabel(text, parent)
+    label.setObjectName("field-hint")
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.RichText)
     font = QFont(label.font())
     if font.pointSizeF() > 0:
         font.setPointSizeF(font.pointSizeF() * 0.92)
     label.setFont(font)
-    label.setForegroundRole(label.foregroundRole())
-    label.setEnabled(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
 
+class FieldRow(NamedTuple):
+    """The widgets :func:`add_field_row` made."""
+
+    label: QLabel
+    message: FieldMessage
+    help_button: HelpButton
+    hint: QLabel | None
+
+
 def add_field_row(form: QFormLayout, label_text: str, field: QWidget, buddy: QWidget,
-                  help_text: str, *, hint: str = "", topic: str = ""
-                  ) -> tuple[QLabel, FieldMessage, HelpButton]:
+                  help_text: str, *, hint: str = "", topic: str = "") -> FieldRow:
     """Add ``label: [field] [?]`` with a message line (and an optional hint) under the field.
 
     ``field`` is what is laid out (it may hold more than one widget); ``buddy`` is the input
@@ -149,7 +157,8 @@ def add_field_row(form: QFormLayout, label_text: str, field: QWidget, buddy: QWi
     column.addLayout(line)
     message = FieldMessage(container)
     column.addWidget(message)
-    if hint:
-        column.addWidget(hint_label(hint, container))
+    hint_widget = hint_label(hint, container) if hint else None
+    if hint_widget is not None:
+        column.addWidget(hint_widget)
     form.addRow(label, container)
-    return label, message, help_button
+    return FieldRow(label, message, help_button, hint_widget)

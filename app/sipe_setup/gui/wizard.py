@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from PySide6.QtCore import QSettings, QSize
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QWidget, QWizard
+from PySide6.QtWidgets import QApplication, QWidget, QWizard
 
 from sipe_setup.core.account import Field
 
@@ -82,6 +82,10 @@ class SetupWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
         self.setOption(QWizard.WizardOption.HaveHelpButton, False)
         self.check_page.check_started.connect(self.remember_inputs)
+        icon = QApplication.windowIcon()
+        if not icon.isNull():
+            logo = icon.pixmap(QSize(48, 48), self.devicePixelRatioF())
+            self.setPixmap(QWizard.WizardPixmap.LogoPixmap, logo)
 
     def sizeHint(self) -> QSize:
         """Room for the step list and the longer help texts without cramping."""

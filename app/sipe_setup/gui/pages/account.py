@@ -18,7 +18,7 @@ from sipe_setup.core.account import Field, Secret
 
 from ..help import field_help, field_label
 from ..state import WizardState
-from ..widgets import add_field_row, hint_label
+from ..widgets import add_field_row
 from .base import FieldPage
 
 __all__ = ["AccountPage"]
@@ -58,19 +58,19 @@ class AccountPage(FieldPage):
         self.signin_edit.setObjectName("signin")
         self.signin_edit.setPlaceholderText(self.tr("first.last@company.com"))
         self.signin_edit.setClearButtonEnabled(True)
-        _, self.messages[Field.SIGNIN], _ = add_field_row(
+        self.messages[Field.SIGNIN] = add_field_row(
             form, field_label(Field.SIGNIN), self.signin_edit, self.signin_edit,
-            field_help(Field.SIGNIN))
+            field_help(Field.SIGNIN)).message
 
         self.login_edit = QLineEdit(self)
         self.login_edit.setObjectName("login")
         self.login_edit.setPlaceholderText(self.tr("optional — empty means the sign-in address"))
         self.login_edit.setClearButtonEnabled(True)
-        _, self.messages[Field.LOGIN], _ = add_field_row(
+        self.messages[Field.LOGIN] = add_field_row(
             form, field_label(Field.LOGIN), self.login_edit, self.login_edit,
             field_help(Field.LOGIN),
             hint=self.tr("Accepted forms, for example: <tt>COMPANY\\first.last</tt> or "
-                         "<tt>first.last@company.com</tt>."))
+                         "<tt>first.last@company.com</tt>.")).message
 
         self.password_edit = QLineEdit(self)
         self.password_edit.setObjectName("password")
@@ -89,23 +89,24 @@ class AccountPage(FieldPage):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.password_edit, 1)
         row.addWidget(self.show_password)
-        _, self.messages[Field.PASSWORD], _ = add_field_row(
+        self.messages[Field.PASSWORD] = add_field_row(
             form, field_label(Field.PASSWORD), password_row, self.password_edit,
-            field_help(Field.PASSWORD))
+            field_help(Field.PASSWORD)).message
 
         self.sso_check = QCheckBox(field_label(Field.SSO), self)
         self.sso_check.setObjectName("sso")
         self.sso_check.setAccessibleName(self.tr("Use Single Sign-On"))
         self.sso_check.setToolTip(field_help(Field.SSO))
-        self.sso_hint = hint_label(self.tr(
-            "Signs in with the credentials you already have, instead of Login and Password: "
-            "the Kerberos ticket from <tt>kinit</tt> (Linux, macOS) or your Windows logon."),
-            self)
-        _, self.messages[Field.SSO], _ = add_field_row(
+        sso_row = add_field_row(
             form, "", self.sso_check, self.sso_check, field_help(Field.SSO),
-            topic=self.tr("Use Single Sign-On"))
+            topic=self.tr("Use Single Sign-On"),
+            hint=self.tr("Signs in with the credentials you already have, instead of Login "
+                         "and Password: the Kerberos ticket from <tt>kinit</tt> (Linux, "
+                         "macOS) or your Windows logon."))
+        self.messages[Field.SSO] = sso_row.message
+        assert sso_row.hint is not None
+        self.sso_hint = sso_row.hint
         self.sso_check.setAccessibleName(self.tr("Use Single Sign-On"))
-        form.addRow("", self.sso_hint)
         outer.addStretch(1)
 
         self.inputs = {Field.SIGNIN: self.signin_edit, Field.LOGIN: self.login_edit,

@@ -176,11 +176,10 @@ class CheckPage(QWizardPage):
     def _set_running(self, running: bool) -> None:
         self.cancel_button.setEnabled(running)
         self.retry_button.setEnabled(not running)
-        if running:
-            self.progress.setRange(0, 0)  # busy: the number of steps is not known beforehand
-        else:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1 if self.state.last_result is not None else 0)
+        # Busy indicator while running (the number of steps is not known beforehand); when the
+        # check has ended the status line above says how.
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(running)
 
     # --- events from the worker (GUI thread, queued) ------------------------------------------
 

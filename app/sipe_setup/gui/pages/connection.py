@@ -41,30 +41,30 @@ class ConnectionPage(FieldPage):
         self.server_edit.setObjectName("server")
         self.server_edit.setPlaceholderText(self.tr("empty = find the server automatically"))
         self.server_edit.setClearButtonEnabled(True)
-        _, self.messages[Field.SERVER], _ = add_field_row(
+        self.messages[Field.SERVER] = add_field_row(
             form, field_label(Field.SERVER), self.server_edit, self.server_edit,
             field_help(Field.SERVER),
             hint=self.tr("Leave it empty: the server is then found the way Pidgin finds it, "
                          "from your address's domain, and keeps working when IT moves it. "
-                         "Example if IT gave you one: <tt>sip.company.com:443</tt>."))
+                         "Example if IT gave you one: <tt>sip.company.com:443</tt>.")).message
 
         self.transport_combo = QComboBox(self)
         self.transport_combo.setObjectName("transport")
         for text, value in ((self.tr("Auto"), "auto"), (self.tr("SSL/TLS"), "tls"),
                             (self.tr("TCP (unencrypted)"), "tcp")):
             self.transport_combo.addItem(text, value)
-        _, self.messages[Field.TRANSPORT], _ = add_field_row(
+        self.messages[Field.TRANSPORT] = add_field_row(
             form, field_label(Field.TRANSPORT), self.transport_combo, self.transport_combo,
-            field_help(Field.TRANSPORT))
+            field_help(Field.TRANSPORT)).message
 
         self.auth_combo = QComboBox(self)
         self.auth_combo.setObjectName("auth")
         for text, value in ((self.tr("Auto"), "auto"), (self.tr("NTLM"), "ntlm"),
                             (self.tr("Kerberos"), "kerberos"), (self.tr("TLS-DSK"), "tls-dsk")):
             self.auth_combo.addItem(text, value)
-        _, self.messages[Field.AUTH], _ = add_field_row(
+        self.messages[Field.AUTH] = add_field_row(
             form, field_label(Field.AUTH), self.auth_combo, self.auth_combo,
-            field_help(Field.AUTH))
+            field_help(Field.AUTH)).message
 
         self.user_agent_combo = QComboBox(self)
         self.user_agent_combo.setObjectName("user_agent")
@@ -78,11 +78,11 @@ class ConnectionPage(FieldPage):
         line_edit = self.user_agent_combo.lineEdit()
         assert line_edit is not None
         line_edit.setPlaceholderText(self.tr("empty = Pidgin's own"))
-        _, self.messages[Field.USER_AGENT], _ = add_field_row(
+        self.messages[Field.USER_AGENT] = add_field_row(
             form, field_label(Field.USER_AGENT), self.user_agent_combo, self.user_agent_combo,
             field_help(Field.USER_AGENT),
             hint=self.tr("Some servers admit only Microsoft clients (a client version filter, "
-                         "error 17002). Only then pick a Microsoft client from the list."))
+                         "error 17002). Only then pick a Microsoft client from the list.")).message
         outer.addStretch(1)
 
         self.inputs = {Field.SERVER: self.server_edit, Field.TRANSPORT: self.transport_combo,

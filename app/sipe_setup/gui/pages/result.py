@@ -179,7 +179,7 @@ class ResultPage(QWizardPage):
         advice = result.advice
         self.advice_box.setVisible(advice is not None)
         if advice is not None:
-            title = advice.title if not result.ok else self.tr("Note: %1").replace(
+            title = self.tr("Why") if not result.ok else self.tr("Note: %1").replace(
                 "%1", advice.title)
             self.advice_box.setTitle(title)
             self.explanation_label.setText(advice.explanation)
