@@ -18,18 +18,23 @@ user of the machine.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from sipe_setup import APP_ID, __version__
-from sipe_setup.core.discovery import Nameserver, parse_nameserver
 
 from .state import CheckEnvironment
 from .wizard import SetupWizard, default_settings
+
+if TYPE_CHECKING:
+    from sipe_setup.core.discovery import Nameserver
 
 __all__ = ["app_icon", "build_parser", "main", "run_wizard"]
 
@@ -37,6 +42,8 @@ _RESOURCES = Path(__file__).resolve().parents[3] / "resources"
 
 
 def _nameserver(text: str) -> Nameserver:
+    from sipe_setup.core.discovery import parse_nameserver
+
     try:
         return parse_nameserver(text)
     except ValueError as exc:
@@ -133,6 +140,18 @@ def make_wizard(args: argparse.Namespace, settings_enabled: bool = True) -> Setu
     return wizard
 
 
+def preload_check_engine() -> threading.Thread:
+    """Import the check pipeline (discovery, HTTP, Kerberos libraries) in the background.
+
+    The first page does not need it, so the window appears without waiting for those
+    imports; by the time the user presses *Test sign-in* they are done.
+    """
+    thread = threading.Thread(target=importlib.import_module, args=("sipe_setup.gui.worker",),
+                              name="sipe-setup preload", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_wizard(argv: list[str]) -> int:
     """Run the wizard with these arguments (without the program name); the exit status."""
     args, qt_args = build_parser().parse_known_args(argv)
@@ -147,6 +166,7 @@ def run_wizard(argv: list[str]) -> int:
     app.setWindowIcon(app_icon())
     wizard = make_wizard(args, settings_enabled=not args.no_remember)
     wizard.show()
+    preload_check_engine()
     return app.exec()
 
 

@@ -7,6 +7,7 @@ here, in memory, as a :class:`~sipe_setup.core.account.Secret`; it is never pers
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sipe_setup.core.account import (
     AccountSettings,
@@ -16,8 +17,10 @@ from sipe_setup.core.account import (
     Secret,
     parse_account,
 )
-from sipe_setup.core.discovery import Nameserver
 from sipe_setup.core.steps import AcceptedCertificate, CheckResult
+
+if TYPE_CHECKING:  # the discovery package is heavy; the first page does not need it
+    from sipe_setup.core.discovery import Nameserver
 
 __all__ = ["FIELD_KEYS", "CheckEnvironment", "Validation", "WizardState"]
 

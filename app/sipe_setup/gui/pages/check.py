@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -17,12 +19,15 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from sipe_setup.core.checkup import TrustQuestion
 from sipe_setup.core.steps import CheckResult, StepEvent, StepId, StepStatus, Verdict
 
 from ..state import WizardState
-from ..trust_dialog import TrustDialog
-from ..worker import CheckWorker, check_options
+
+if TYPE_CHECKING:  # imported when a check starts: the check pipeline is heavy to import
+    from sipe_setup.core.checkup import TrustQuestion
+
+    from ..trust_dialog import TrustDialog
+    from ..worker import CheckWorker
 
 __all__ = ["CheckPage"]
 
@@ -132,6 +137,8 @@ class CheckPage(QWizardPage):
         """Validate the settings and start a check in a worker thread."""
         if self.worker is not None:
             return
+        from ..worker import CheckWorker, check_options
+
         validation = self.state.validate()
         if validation.account is None:  # the earlier pages do not let this happen
             self.status_label.setText(" ".join(e.message for e in validation.errors))
@@ -212,12 +219,14 @@ class CheckPage(QWizardPage):
     def _on_trust(self, question: TrustQuestion) -> None:
         if self.sender() is not self.worker or self.worker is None:
             return
+        from ..trust_dialog import TrustDialog
+
         worker = self.worker
         dialog = TrustDialog(question, self)
         self.trust_dialog = dialog
 
         def answered(code: int) -> None:
-            worker.answer_trust(code == TrustDialog.DialogCode.Accepted)
+            worker.answer_trust(code == TrustDialog.DialogCode.Accepted.value)
             if self.trust_dialog is dialog:
                 self.trust_dialog = None
             dialog.deleteLater()
@@ -232,8 +241,8 @@ class CheckPage(QWizardPage):
             dialog.reject()
 
     def _on_done(self, result: CheckResult) -> None:
-        worker = self.sender()
-        if worker is not self.worker or not isinstance(worker, CheckWorker):
+        worker = self.worker
+        if worker is None or self.sender() is not worker:
             return
         self._finish(worker, result)
 
