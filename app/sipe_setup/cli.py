@@ -20,6 +20,7 @@ from sipe_setup.cli_common import (
     read_password,
     seconds_arg,
 )
+from sipe_setup.cli_profiles import add_profile_commands
 from sipe_setup.core.account import (
     AccountSettings,
     AccountValidationError,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_discover_command(subparsers)
     add_check_command(subparsers)
+    add_profile_commands(subparsers)
     return parser
 
 

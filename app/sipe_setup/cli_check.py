@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import os
 import sys
+from pathlib import Path
 
 from sipe_setup.cli_common import (
     EXIT_OK,
@@ -17,6 +18,7 @@ from sipe_setup.cli_common import (
     read_password,
     seconds_arg,
 )
+from sipe_setup.cli_profiles import add_save_options, save_checked_profile
 from sipe_setup.core.account import AccountValidationError, Secret, parse_account
 from sipe_setup.core.checkup import CheckOptions, TrustKind, TrustQuestion, run_check
 from sipe_setup.core.discovery import (
@@ -25,6 +27,7 @@ from sipe_setup.core.discovery import (
     ResolverSettings,
 )
 from sipe_setup.core.report import Redaction, report_json, report_text
+from sipe_setup.core.sharefile import SharedSettingsError, load_shared_settings
 from sipe_setup.core.steps import StepEvent, StepStatus
 
 _MARK = {StepStatus.PASS: "[ OK ]", StepStatus.WARN: "[WARN]", StepStatus.FAIL: "[FAIL]",
@@ -49,17 +52,17 @@ def add_check_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "fails. Exit status: 0 signed in, 1 a problem the report explains, 2 bad input. The "
         "password is never accepted on the command line.")
     cmd.add_argument("user", metavar="USER", help="sign-in address, like first.last@company.com")
-    cmd.add_argument("--login", default="", metavar="L",
+    cmd.add_argument("--login", default=None, metavar="L",
                      help="Windows login: DOMAIN\\\\user or user@company.com (default: USER)")
     pw = cmd.add_mutually_exclusive_group()
     add_password_options(pw)
     pw.add_argument("--sso", action="store_true",
                     help="Single Sign-On: use the Kerberos ticket from kinit, no password")
-    cmd.add_argument("--server", default="", metavar="HOST[:PORT]",
+    cmd.add_argument("--server", default=None, metavar="HOST[:PORT]",
                      help="the server; empty = automatic discovery")
-    cmd.add_argument("--transport", default="auto", choices=["auto", "tls", "tcp"])
-    cmd.add_argument("--auth", default="auto", choices=["auto", "ntlm", "kerberos", "tls-dsk"])
-    cmd.add_argument("--user-agent", default="", metavar="UA",
+    cmd.add_argument("--transport", default=None, choices=["auto", "tls", "tcp"])
+    cmd.add_argument("--auth", default=None, choices=["auto", "ntlm", "kerberos", "tls-dsk"])
+    cmd.add_argument("--user-agent", default=None, metavar="UA",
                      help="User-Agent to send (default: SIPE's own)")
     cmd.add_argument("--nameserver", action="append", type=nameserver_arg, default=[],
                      metavar="IP[:PORT]", help="DNS server to ask (repeatable)")
@@ -77,6 +80,10 @@ def add_check_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     cmd.add_argument("--redact-hosts", action="store_true",
                      help="hide server names and addresses in the report")
     cmd.add_argument("--json", action="store_true", help="print one JSON document")
+    cmd.add_argument("--prefill", type=Path, metavar="FILE",
+                     help="a settings file from your IT department (server, connection type, "
+                          "scheme, User Agent, Login pattern); options given here win")
+    add_save_options(cmd)
     cmd.set_defaults(handler=run_check_command)
 
 
@@ -95,8 +102,35 @@ def _password(args: argparse.Namespace) -> Secret | str | None:
     return "give the password with --password-stdin or --password-env VAR (never on argv)"
 
 
+def _with_prefill(args: argparse.Namespace) -> frozenset[str] | str:
+    """Fill unset options from ``--prefill FILE``; the file's trusted fingerprints, or an
+    error sentence."""
+    values: dict[str, str | bool] = {}
+    trusted: frozenset[str] = frozenset()
+    if args.prefill is not None:
+        try:
+            shared = load_shared_settings(args.prefill)
+        except SharedSettingsError as exc:
+            return str(exc)
+        values = shared.prefill(args.user)
+        trusted = shared.trusted_fingerprints
+        if shared.note or shared.organization:
+            print(f"Settings from {shared.organization or args.prefill}"
+                  + (f": {shared.note}" if shared.note else ""), file=sys.stderr)
+    defaults = {"login": "", "server": "", "transport": "auto", "auth": "auto",
+                "user_agent": ""}
+    for key, default in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, values.get(key, default))
+    return trusted
+
+
 def run_check_command(args: argparse.Namespace) -> int:
     """Handler of ``check``."""
+    prefilled = _with_prefill(args)
+    if isinstance(prefilled, str):
+        print(f"sipe-setup check: --prefill: {prefilled}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         account = parse_account(args.user, login=args.login, server=args.server,
                                 transport=args.transport, auth=args.auth, sso=args.sso,
@@ -118,7 +152,7 @@ def run_check_command(args: argparse.Namespace) -> int:
             deadline=min(15.0, args.timeout),
             http=AutodiscoverSettings(user_agent=account.user_agent, ca_file=args.ca_file)),
         ca_file=args.ca_file,
-        trusted_fingerprints=frozenset(args.trust_fingerprint),
+        trusted_fingerprints=frozenset(args.trust_fingerprint) | prefilled,
         deadline=args.timeout,
         try_other_logins=not args.no_login_variants,
     )
@@ -156,4 +190,6 @@ def run_check_command(args: argparse.Namespace) -> int:
         print(report_json(result, redaction))
     else:
         print(report_text(result, redaction), end="")
+    if args.save:
+        return save_checked_profile(args, account, password, result)
     return EXIT_OK if result.ok else EXIT_PROBLEM

@@ -1,0 +1,341 @@
+"""What the CLI and the wizard do with a profile: save it with its password, rename or delete
+it, export it to Pidgin, import Pidgin's SIPE accounts. One place, so both front ends say the
+same thing in the same words.
+
+Invariants:
+- nothing is half-done on a refusal: every check that can refuse (name taken, Pidgin running,
+  no password to export, no keyring) runs before the first write;
+- the password goes to the OS keyring only; a keyring that cannot be used is an error the front
+  end turns into a choice (save without the password, or stop) — never a silent fallback;
+- the messages (``lines``) never contain the password.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from sipe_setup.core.account import Secret
+from sipe_setup.core.pidgin import (
+    ExportResult,
+    PasswordMode,
+    PidginRunning,
+    PidginSipeAccount,
+    SipeAccountEntry,
+    TrustedCertificate,
+    export_account,
+    find_running_clients,
+    keyring_plugin_path,
+    read_sipe_accounts,
+    remove_cleartext_password,
+)
+from sipe_setup.core.profiles import (
+    Profile,
+    ProfileError,
+    ProfileExists,
+    ProfileStore,
+    validate_profile_name,
+)
+from sipe_setup.core.secrets import (
+    KeyringUnavailable,
+    PasswordPlace,
+    PasswordVault,
+    store_pidgin_password,
+)
+
+__all__ = ["ExportOutcome", "ImportedProfile", "SavedProfile", "delete_profile",
+           "export_profile", "import_pidgin_accounts", "profile_from_pidgin", "rename_profile",
+           "save_profile"]
+
+
+@dataclass(frozen=True, slots=True)
+class SavedProfile:
+    """A profile on disk, where its password went, and what to tell the user."""
+
+    profile: Profile
+    path: Path
+    password_place: PasswordPlace | None
+    lines: list[str]
+
+
+def save_profile(store: ProfileStore, vault: PasswordVault, profile: Profile,
+                 password: Secret | None, *, replace_existing: bool = False,
+                 allow_without_password: bool = False,
+                 now: dt.datetime | None = None) -> SavedProfile:
+    """Save ``profile``; its password (if any, and not SSO) goes to the keyring first.
+
+    Raises:
+        ProfileExists: the name is taken and ``replace_existing`` is False (nothing written).
+        KeyringUnavailable: no usable keyring and ``allow_without_password`` is False
+            (nothing written); the message says why and what the user can do.
+    """
+    path = store.path_for(profile.name)
+    if path.exists() and not replace_existing:
+        raise ProfileExists(f"A profile “{profile.name}” exists already ({path}); choose "
+                            "another name or replace it.")
+    lines: list[str] = []
+    place: PasswordPlace | None = None
+    if profile.sso:
+        lines.append("Password: none needed (Single Sign-On uses your Kerberos ticket).")
+    elif password:
+        try:
+            place = vault.store(profile.id, password)
+            lines.append(f"Password: {place.description}.")
+        except KeyringUnavailable as exc:
+            if not allow_without_password:
+                raise
+            lines.append(f"Password: not saved — {exc}")
+    else:
+        lines.append("Password: not saved; Pidgin will ask for it when it signs in.")
+    if place is None and not profile.sso and not password:
+        # Replacing a profile whose password is in the keyring, without a new password:
+        # keep pointing at the stored one if it is still there.
+        old_place = _still_stored(vault, profile, path)
+        if old_place:
+            place = old_place
+            lines[-1] = f"Password: kept in {old_place.backend_name}."
+    saved = replace(profile, password_stored=place is not None,
+                    password_where=place.backend_name if place else "")
+    written = store.save(saved, replace_existing=replace_existing, now=now)
+    state = "validated" if saved.validation else "not validated yet"
+    lines.insert(0, f"Profile “{saved.name}” saved ({state}) in {written}.")
+    return SavedProfile(saved, written, place, lines)
+
+
+def _still_stored(vault: PasswordVault, profile: Profile, path: Path) -> PasswordPlace | None:
+    if not path.exists():
+        return None
+    try:
+        if vault.load(profile.id) is None:
+            return None
+    except KeyringUnavailable:
+        return None
+    status = vault.status()
+    return PasswordPlace(status.backend_name, f"Saved in {status.backend_name}")
+
+
+def rename_profile(store: ProfileStore, vault: PasswordVault, old_name: str,
+                   new_name: str) -> list[str]:
+    """Rename a profile and move its keyring entry with it."""
+    profile = store.load(old_name)
+    new_name = validate_profile_name(new_name)
+    new_id = Profile(name=new_name, signin=profile.signin).id
+    if profile.password_stored and new_id != profile.id:
+        password = vault.load(profile.id)
+        if password is not None:
+            if store.path_for(new_name).exists():
+                raise ProfileExists(f"A profile “{new_name}” exists already; choose another "
+                                    "name.")
+            vault.store(new_id, password)
+    renamed = store.rename(old_name, new_name)
+    if profile.password_stored and new_id != profile.id:
+        vault.delete(profile.id)
+    return [f"Profile “{old_name}” is now “{renamed.name}”."]
+
+
+def delete_profile(store: ProfileStore, vault: PasswordVault, name: str, *,
+                   keep_password: bool = False) -> list[str]:
+    """Delete a profile file and (unless asked not to) its keyring entry."""
+    path = store.path_for(name)
+    lines = []
+    removed = store.delete(name)
+    lines.append(f"Deleted profile “{name}” ({removed}).")
+    if not keep_password:
+        try:
+            if vault.delete(path.stem):
+                lines.append("Its password was removed from the keyring.")
+        except KeyringUnavailable as exc:
+            lines.append(f"Its password could not be removed from the keyring: {exc}")
+    return lines
+
+
+# --- Pidgin -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOutcome:
+    """What an export did, and what to tell the user."""
+
+    result: ExportResult
+    entry: SipeAccountEntry
+    lines: list[str]
+
+
+def pidgin_entry(profile: Profile) -> SipeAccountEntry:
+    """The Pidgin account for a profile (validated again; raises AccountValidationError)."""
+    profile.account()
+    settings = profile.pidgin_settings()
+    return SipeAccountEntry(signin=profile.signin, login=profile.login,
+                            server=str(settings["server"]),
+                            transport=str(settings["transport"]),
+                            authentication=str(settings["authentication"]),
+                            sso=bool(settings["sso"]), useragent=str(settings["useragent"]))
+
+
+def export_profile(profile: Profile, *, purple_dir: Path, mode: PasswordMode,
+                   vault: PasswordVault, password: Secret | None = None,
+                   now: dt.datetime | None = None) -> ExportOutcome:
+    """Write ``profile`` into Pidgin's ``accounts.xml`` in ``purple_dir``.
+
+    ``password`` overrides the one in sipe-setup's keyring (needed for the keyring and
+    cleartext modes unless the profile uses Single Sign-On).
+
+    Raises:
+        PidginRunning: Pidgin or Finch uses ``purple_dir`` (nothing written).
+        ProfileError: no password for a mode that needs one (nothing written).
+        KeyringUnavailable: the keyring mode cannot store the password (nothing written).
+        PidginFileError: accounts.xml or prefs.xml is unreadable (nothing written).
+    """
+    entry = pidgin_entry(profile)
+    lines: list[str] = []
+    running = find_running_clients(purple_dir)
+    if running:
+        raise PidginRunning(running)
+    if profile.sso and mode is not PasswordMode.NONE:
+        lines.append("Single Sign-On: Pidgin needs no password, so none was exported.")
+        mode = PasswordMode.NONE
+    secret: Secret | None = None
+    if mode is not PasswordMode.NONE:
+        secret = password or vault.load(profile.id)
+        if not secret:
+            raise ProfileError("There is no password to export: the profile has none in the "
+                               "keyring. Type the password, or export with the password mode "
+                               "“none” (Pidgin will ask for it).")
+    if mode is PasswordMode.KEYRING:
+        if keyring_plugin_path() is None:
+            lines.append("The pidgin-gnome-keyring plugin is not installed, so Pidgin cannot "
+                         "read the keyring and will ask for the password (Debian/Ubuntu: "
+                         "sudo apt install pidgin-gnome-keyring).")
+        assert secret is not None
+        place = store_pidgin_password(entry.name, secret)
+        lines.append(f"Password for Pidgin: {place.description} (read by the "
+                     "pidgin-gnome-keyring plugin).")
+    cert = profile.validation.certificate if profile.validation else None
+    trusted = (TrustedCertificate(cert.host, cert.pem) if cert is not None and cert.pem
+               else None)
+    result = export_account(purple_dir, entry, password_mode=mode,
+                            password=secret if mode is PasswordMode.CLEARTEXT else None,
+                            trusted_certificate=trusted, now=now)
+    verb = "Added" if result.created else "Updated"
+    lines.insert(0, f"{verb} the Pidgin account “{entry.name}” in {result.accounts_xml}.")
+    if result.backup is not None:
+        lines.append(f"The previous accounts.xml was kept as {result.backup}.")
+    if mode is PasswordMode.CLEARTEXT:
+        lines.append("The password is stored in plain text in accounts.xml, as you chose.")
+    elif mode is PasswordMode.NONE and not profile.sso:
+        lines.append("No password was exported: Pidgin will ask for it when it signs in.")
+    if result.certificate_file is not None:
+        lines.append(f"The server certificate you accepted was saved for Pidgin in "
+                     f"{result.certificate_file}, so Pidgin will not ask again.")
+    lines.extend(result.notes)
+    return ExportOutcome(result, entry, lines)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedProfile:
+    """One Pidgin SIPE account and what became of it."""
+
+    account_name: str
+    profile: Profile | None
+    lines: list[str] = field(default_factory=list)
+
+
+def profile_from_pidgin(account: PidginSipeAccount, name: str = "") -> tuple[Profile, list[str]]:
+    """A (not yet validated) profile from a Pidgin account, with notes on what was read.
+
+    Raises:
+        AccountValidationError: the account's fields are not valid (each error names a field).
+        ProfileError: the profile name is unusable.
+    """
+    entry = account.entry
+    notes: list[str] = []
+    auth = entry.authentication.strip().lower()
+    if not auth:
+        notes.append("Pidgin had no authentication setting, which SIPE treats as NTLM (not "
+                     "Auto); the profile says NTLM.")
+        auth = "ntlm"
+    elif auth not in ("auto", "ntlm", "krb5", "kerberos", "tls-dsk"):
+        notes.append(f"Pidgin's authentication value “{auth}” is unknown; SIPE treats it as "
+                     "Auto.")
+        auth = "auto"
+    transport = entry.transport.strip().lower() or "auto"
+    if transport not in ("auto", "tls", "tcp"):
+        notes.append(f"Pidgin's connection type “{transport}” means TCP to SIPE.")
+        transport = "tcp"
+    draft = Profile(name=validate_profile_name(name or entry.signin), signin=entry.signin,
+                    login=entry.login, server=entry.server, transport=transport, auth=auth,
+                    sso=entry.sso, user_agent=entry.useragent)
+    settings = draft.account()
+    return replace(draft, transport=settings.transport.value, auth=settings.auth.value), notes
+
+
+def import_pidgin_accounts(store: ProfileStore, vault: PasswordVault, purple_dir: Path, *,
+                           only: str = "", move_passwords: bool = False,
+                           replace_existing: bool = False,
+                           now: dt.datetime | None = None) -> list[ImportedProfile]:
+    """Make profiles of Pidgin's SIPE accounts; optionally move cleartext passwords out.
+
+    ``only`` limits the import to one account (its ``signin,login`` name or sign-in address).
+    Moving a password stores it in sipe-setup's keyring entry *and* where the
+    pidgin-gnome-keyring plugin reads it, then removes it from accounts.xml.
+
+    Raises:
+        PidginFileError: accounts.xml is unreadable.
+        PidginRunning: a password move was asked while Pidgin/Finch uses the folder.
+    """
+    accounts = read_sipe_accounts(purple_dir)
+    if only:
+        accounts = [a for a in accounts if only in (a.entry.name, a.entry.signin)]
+    if move_passwords and any(a.password for a in accounts):
+        running = find_running_clients(purple_dir)
+        if running:
+            raise PidginRunning(running)
+    outcomes: list[ImportedProfile] = []
+    for account in accounts:
+        outcomes.append(_import_one(store, vault, purple_dir, account,
+                                    move_passwords=move_passwords,
+                                    replace_existing=replace_existing, now=now))
+    return outcomes
+
+
+def _import_one(store: ProfileStore, vault: PasswordVault, purple_dir: Path,
+                account: PidginSipeAccount, *, move_passwords: bool, replace_existing: bool,
+                now: dt.datetime | None) -> ImportedProfile:
+    name = account.entry.name
+    try:
+        profile, lines = profile_from_pidgin(account)
+    except ProfileError as exc:
+        return ImportedProfile(name, None, [f"Not imported: {exc}"])
+    except ValueError as exc:  # AccountValidationError: the Pidgin account itself is broken
+        return ImportedProfile(name, None, [f"Not imported, the account needs repair: {exc}. "
+                                            "Open it in the wizard to fix it."])
+    if store.path_for(profile.name).exists() and not replace_existing:
+        return ImportedProfile(name, None, [f"Skipped: a profile “{profile.name}” exists "
+                                            "already (use replace to overwrite it)."])
+    password = account.password if move_passwords else None
+    try:
+        saved = save_profile(store, vault, profile, password, replace_existing=True, now=now)
+    except KeyringUnavailable as exc:
+        return ImportedProfile(name, None, [f"Not imported: {exc}"])
+    lines = [*saved.lines, *lines]
+    if account.password and move_passwords:
+        try:
+            place = store_pidgin_password(name, account.password)
+        except KeyringUnavailable as exc:
+            lines.append(f"The password stays in accounts.xml: {exc}")
+        else:
+            backup = remove_cleartext_password(purple_dir, name, now=now)
+            lines.append(f"The plain-text password was removed from accounts.xml; Pidgin now "
+                         f"reads it from {place.backend_name} through the pidgin-gnome-keyring "
+                         "plugin.")
+            if backup is not None:
+                lines.append(f"The previous accounts.xml was kept as {backup}.")
+            if keyring_plugin_path() is None:
+                lines.append("The pidgin-gnome-keyring plugin is not installed: install it "
+                             "(sudo apt install pidgin-gnome-keyring) or Pidgin will ask for "
+                             "the password.")
+    elif account.password:
+        lines.append("accounts.xml holds this password in plain text; import again with "
+                     "“move the password to the keyring” to take it out.")
+    return ImportedProfile(name, saved.profile, lines)
