@@ -40,13 +40,14 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: venv
-	$(VENV)/bin/ruff check app tests
+	$(VENV)/bin/ruff check app tests scripts
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) -m tests.bench.discovery_bench
 	$(PY) -m tests.bench.check_bench
+	QT_QPA_PLATFORM=offscreen $(PY) -m tests.bench.gui_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build app/*.egg-info

@@ -52,10 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _on_a_desktop() -> bool:
+    """True where a window can open: Windows, macOS, or an X11/Wayland session."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sipe-setup`` console script."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments and _on_a_desktop():
+        from sipe_setup.gui.app import run_wizard  # Qt only when the wizard is wanted
+
+        return run_wizard([])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.command is None:
         parser.print_help()
         return EXIT_OK
