@@ -1,0 +1,146 @@
+"""Save / rename / delete / export / import: refusals write nothing, messages never leak."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keyring.backends.fail
+import pytest
+
+from sipe_setup.core.account import Secret, parse_account
+from sipe_setup.core.pidgin import PasswordMode, read_sipe_accounts
+from sipe_setup.core.profile_actions import (
+    delete_profile,
+    export_profile,
+    import_pidgin_accounts,
+    rename_profile,
+    save_profile,
+)
+from sipe_setup.core.profiles import Profile, ProfileError, ProfileExists, ProfileStore
+from sipe_setup.core.secrets import KeyringUnavailable, PasswordVault
+from tests.unit.test_secrets import MemoryKeyring
+
+SENTINEL = "Sentinel-Unit-31d!"
+
+
+def _profile(name: str = "Work", sso: bool = False) -> Profile:
+    account = parse_account("alice@example.test", login="EXAMPLE\\alice", sso=sso,
+                            auth="kerberos" if sso else "auto")
+    return Profile.from_account(name, account)
+
+
+def _no_leak(lines: list[str], *paths: Path) -> None:
+    assert SENTINEL not in "\n".join(lines)
+    for root in paths:
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert SENTINEL.encode() not in path.read_bytes(), path
+
+
+def test_save_puts_the_password_in_the_keyring_only(tmp_path: Path) -> None:
+    store, vault = ProfileStore(tmp_path), PasswordVault(MemoryKeyring())
+    saved = save_profile(store, vault, _profile(), Secret(SENTINEL))
+    assert saved.profile.password_stored
+    assert vault.load("work") is not None
+    assert any(line.startswith("Password: Saved in") for line in saved.lines)
+    _no_leak(saved.lines, tmp_path)
+
+
+def test_no_keyring_stops_unless_allowed(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path / "p")
+    vault = PasswordVault(keyring.backends.fail.Keyring())
+    with pytest.raises(KeyringUnavailable, match="No password store"):
+        save_profile(store, vault, _profile(), Secret(SENTINEL))
+    assert not (tmp_path / "p").exists()
+    saved = save_profile(store, vault, _profile(), Secret(SENTINEL),
+                         allow_without_password=True)
+    assert not saved.profile.password_stored
+    assert any("not saved" in line for line in saved.lines)
+    _no_leak(saved.lines, tmp_path)
+
+
+def test_name_taken_refuses_before_touching_the_keyring(tmp_path: Path) -> None:
+    store, backend = ProfileStore(tmp_path), MemoryKeyring()
+    vault = PasswordVault(backend)
+    save_profile(store, vault, _profile(), None)
+    with pytest.raises(ProfileExists):
+        save_profile(store, vault, _profile(), Secret(SENTINEL))
+    assert vault.load("work") is None
+
+
+def test_replacing_without_a_new_password_keeps_the_stored_one(tmp_path: Path) -> None:
+    store, vault = ProfileStore(tmp_path), PasswordVault(MemoryKeyring())
+    save_profile(store, vault, _profile(), Secret(SENTINEL))
+    saved = save_profile(store, vault, _profile(), None, replace_existing=True)
+    assert saved.profile.password_stored
+    assert store.load("Work").password_stored
+
+
+def test_sso_needs_no_password(tmp_path: Path) -> None:
+    store, vault = ProfileStore(tmp_path), PasswordVault(keyring.backends.fail.Keyring())
+    saved = save_profile(store, vault, _profile(sso=True), None)
+    assert "Single Sign-On" in saved.lines[1]
+
+
+def test_rename_moves_and_delete_removes_the_secret(tmp_path: Path) -> None:
+    store, vault = ProfileStore(tmp_path), PasswordVault(MemoryKeyring())
+    save_profile(store, vault, _profile(), Secret(SENTINEL))
+    rename_profile(store, vault, "Work", "Office")
+    assert vault.load("work") is None
+    moved = vault.load("office")
+    assert moved is not None and moved.reveal() == SENTINEL
+    lines = delete_profile(store, vault, "Office")
+    assert vault.load("office") is None
+    assert "removed from the keyring" in lines[-1]
+    assert store.list() == []
+
+
+def test_export_needs_a_password_for_cleartext(tmp_path: Path) -> None:
+    vault = PasswordVault(MemoryKeyring())
+    purple = tmp_path / "purple"
+    with pytest.raises(ProfileError, match="no password to export"):
+        export_profile(_profile(), purple_dir=purple, mode=PasswordMode.CLEARTEXT, vault=vault)
+    assert not (purple / "accounts.xml").exists()
+    outcome = export_profile(_profile(), purple_dir=purple, mode=PasswordMode.NONE,
+                             vault=vault)
+    assert "Pidgin will ask" in outcome.lines[-1]
+    [account] = read_sipe_accounts(purple)
+    assert account.password is None
+    assert account.entry.authentication == "auto"
+    _no_leak(outcome.lines, tmp_path)
+
+
+def test_export_cleartext_uses_the_keyring_password(tmp_path: Path) -> None:
+    store, vault = ProfileStore(tmp_path / "p"), PasswordVault(MemoryKeyring())
+    saved = save_profile(store, vault, _profile(), Secret(SENTINEL))
+    outcome = export_profile(saved.profile, purple_dir=tmp_path / "purple",
+                             mode=PasswordMode.CLEARTEXT, vault=vault)
+    [account] = read_sipe_accounts(tmp_path / "purple")
+    assert account.password is not None and account.password.reveal() == SENTINEL
+    assert SENTINEL not in "\n".join(outcome.lines)
+
+
+def test_sso_export_writes_no_password(tmp_path: Path) -> None:
+    outcome = export_profile(_profile(sso=True), purple_dir=tmp_path,
+                             mode=PasswordMode.CLEARTEXT, vault=PasswordVault(MemoryKeyring()))
+    assert "Single Sign-On" in "\n".join(outcome.lines)
+    [account] = read_sipe_accounts(tmp_path)
+    assert account.password is None and account.entry.sso
+    assert account.entry.authentication == "krb5"
+
+
+def test_import_reports_broken_accounts_and_keeps_going(tmp_path: Path) -> None:
+    (tmp_path / "accounts.xml").write_text(
+        "<?xml version='1.0' encoding='UTF-8' ?>\n<account version='1.0'>\n"
+        "<account><protocol>prpl-sipe</protocol><name>no-at-sign,</name></account>\n"
+        "<account><protocol>prpl-sipe</protocol><name>bob@example.test,EXAMPLE\\bob</name>"
+        "<settings><setting name='authentication' type='string'>krb5</setting></settings>"
+        "</account>\n</account>\n")
+    store = ProfileStore(tmp_path / "profiles")
+    outcomes = import_pidgin_accounts(store, PasswordVault(MemoryKeyring()), tmp_path)
+    broken, bob = outcomes
+    assert broken.profile is None and "needs repair" in broken.lines[0]
+    assert bob.profile is not None and bob.profile.auth == "kerberos"
+    again = import_pidgin_accounts(store, PasswordVault(MemoryKeyring()), tmp_path,
+                                   only="bob@example.test")
+    assert again[0].profile is None and "exists already" in again[0].lines[0]
