@@ -177,15 +177,8 @@ def run_check_command(args: argparse.Namespace) -> int:
 
     result = asyncio.run(run_check(account, password, options, on_event=on_event,
                                    ask_trust=ask_trust))
-    users = (account.signin.user, account.login.text, account.login.ntlm.user,
-             account.login.kerberos.name) if args.redact_user else ()
-    hosts: tuple[str, ...] = ()
-    if args.redact_hosts:
-        candidates = (result.discovery or {}).get("candidates")
-        discovered = [str(c.get("host", "")) for c in candidates or []
-                      if isinstance(c, dict)] if isinstance(candidates, list) else []
-        hosts = (account.sip_domain, *(h for h in discovered if h))
-    redaction = Redaction(secret=password, users=users, hosts=hosts)
+    redaction = Redaction.for_check(account, result, password, users=args.redact_user,
+                                    hosts=args.redact_hosts)
     if args.json:
         print(report_json(result, redaction))
     else:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from sipe_setup import __version__
-from sipe_setup.core.account import Secret
+from sipe_setup.core.account import AccountSettings, Secret
 from sipe_setup.core.steps import CheckResult, StepStatus
 
 __all__ = ["REPORT_SCHEMA_VERSION", "Redaction", "report_html", "report_json", "report_text"]
@@ -41,6 +41,31 @@ class Redaction:
     secret: Secret | None = None
     users: tuple[str, ...] = ()  # sign-in user part, Login, NTLM user/domain...
     hosts: tuple[str, ...] = ()  # SIP domain first, then server names and addresses
+
+    @classmethod
+    def for_check(cls, account: AccountSettings | None, result: CheckResult,
+                  secret: Secret | None, *, users: bool = False,
+                  hosts: bool = False) -> Redaction:
+        """The redaction of a check's report: the password always; on request the user's
+        names (sign-in user, Login, NTLM user and domain, Kerberos name) and every host seen
+        (SIP domain first, then discovered, selected and typed servers)."""
+        user_names: tuple[str, ...] = ()
+        host_names: tuple[str, ...] = ()
+        if account is not None and users:
+            login = account.login
+            user_names = (account.signin.user, login.text, login.ntlm.user, login.ntlm.domain,
+                          login.kerberos.name)
+        if account is not None and hosts:
+            found: list[str] = []
+            candidates = (result.discovery or {}).get("candidates")
+            if isinstance(candidates, list):
+                found = [str(c.get("host", "")) for c in candidates if isinstance(c, dict)]
+            if result.selected:
+                found.append(str(result.selected.get("host", "")))
+            if account.server is not None:
+                found.append(account.server.host)
+            host_names = (account.sip_domain, *(h for h in found if h))
+        return cls(secret=secret if secret else None, users=user_names, hosts=host_names)
 
     def apply(self, text: str) -> str:
         """Scrub one string."""
