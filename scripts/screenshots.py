@@ -1,5 +1,9 @@
 """``make screenshots``: every wizard page, a success, a failure and the trust dialog, as PNGs.
 
+The Start page (the ways in, and an existing Pidgin account picked) and the Save page (before
+and after saving, with a private gnome-keyring when it is installed) are shot too; profiles and
+Pidgin's folder then live in a temporary home.
+
 Runs the real wizard against the test registrar + dnsmasq on loopback (``tests/gui/loopback``)
 under Xvfb, once at 100 % and once at 200 % (``QT_SCALE_FACTOR=2``), and writes
 ``docs/screenshots/<name>.png`` and ``<name>@2x.png``. Run from the repository root:
@@ -9,6 +13,7 @@ under Xvfb, once at 100 % and once at 200 % (``QT_SCALE_FACTOR=2``), and writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-NAMES = ("account", "account-invalid", "connection", "check-success", "result-success",
-         "trust-dialog", "check-failure", "result-failure")
+NAMES = ("start", "start-pidgin", "account", "account-invalid", "connection", "check-success",
+         "result-success", "save", "save-done", "trust-dialog", "check-failure",
+         "result-failure")
 
 
 def outer(out: Path) -> int:
@@ -54,7 +60,12 @@ def inner(out: Path, suffix: str) -> int:
     from tests.gui.loopback import DEMO_LOGIN, DEMO_PASSWORD, DEMO_SIGNIN, LoopbackSite
 
     from sipe_setup import APP_ID
+    from sipe_setup.core.account import Secret
+    from sipe_setup.core.pidgin import PasswordMode, SipeAccountEntry, export_account
+    from sipe_setup.core.profiles import ProfileStore
+    from sipe_setup.core.secrets import PasswordVault
     from sipe_setup.gui.app import app_icon
+    from sipe_setup.gui.pages.start import StartWay
     from sipe_setup.gui.state import CheckEnvironment
     from sipe_setup.gui.trust_dialog import TrustDialog
     from sipe_setup.gui.wizard import SetupWizard
@@ -92,12 +103,17 @@ def inner(out: Path, suffix: str) -> int:
         if not widget.grab().save(str(path)):
             raise RuntimeError(f"could not write {path}")
 
-    def new_wizard(site: LoopbackSite) -> SetupWizard:
+    vault = PasswordVault()
+
+    def new_wizard(site: LoopbackSite, *, start_page: bool = False) -> SetupWizard:
         wizard = SetupWizard(CheckEnvironment(nameservers=(site.nameserver,),
                                               ca_file=site.ca_file, deadline=30,
                                               connect_timeout=3, response_timeout=3,
-                                              discovery_deadline=5))
-        wizard.prefill({"signin": DEMO_SIGNIN, "login": DEMO_LOGIN})
+                                              discovery_deadline=5),
+                             profile_store=ProfileStore(), vault=vault,
+                             show_start_page=start_page)
+        if not start_page:
+            wizard.prefill({"signin": DEMO_SIGNIN, "login": DEMO_LOGIN})
         wizard.show()
         settle(400)
         return wizard
@@ -111,9 +127,37 @@ def inner(out: Path, suffix: str) -> int:
         edit.clear()
         QTest.keyClicks(edit, password)
 
-    with tempfile.TemporaryDirectory(prefix="sipe-setup-shots-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sipe-setup-shots-") as tmp, \
+            contextlib.ExitStack() as stack:
+        # Profiles, ~/.purple and the keyring of a person who has Pidgin set up already.
+        home = Path(tmp) / "home"
+        (home / ".config").mkdir(parents=True)
+        os.environ["HOME"] = str(home)
+        os.environ["XDG_CONFIG_HOME"] = str(home / ".config")
+        if shutil.which("gnome-keyring-daemon") and shutil.which("dbus-daemon"):
+            import keyring.backends.SecretService
+            from tests.servers.secret_service import GnomeKeyringService
+
+            service = stack.enter_context(GnomeKeyringService.start())
+            os.environ.update(service.env)
+            vault = PasswordVault(keyring.backends.SecretService.Keyring())
+        else:
+            print("no gnome-keyring: the Save page shows the no-keyring choice",
+                  file=sys.stderr)
+        purple = home / ".purple"
+        export_account(purple, SipeAccountEntry(
+            signin="alice@example.test", login="alice", transport="tcp",
+            authentication="ntlm"), password_mode=PasswordMode.CLEARTEXT,
+            password=Secret("old-password"))
+
         # Success, with the CA-signed certificate: every page.
         with LoopbackSite(Path(tmp) / "ok", tls="ca") as site:
+            wizard = new_wizard(site, start_page=True)
+            shot(wizard, "start")
+            wizard.start_page.choose(StartWay.PIDGIN)
+            shot(wizard, "start-pidgin")
+            wizard.close()
+
             wizard = new_wizard(site)
             type_password(wizard, DEMO_PASSWORD)
             shot(wizard, "account")
@@ -124,6 +168,11 @@ def inner(out: Path, suffix: str) -> int:
             shot(wizard, "check-success")
             next_page(wizard)
             shot(wizard, "result-success")
+            next_page(wizard)
+            shot(wizard, "save")
+            QTest.mouseClick(wizard.save_page.save_button, Qt.MouseButton.LeftButton)
+            wait(wizard.save_page.saved)
+            shot(wizard, "save-done")
             wizard.close()
 
             # A wrong password: the failure, explained.

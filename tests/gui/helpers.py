@@ -10,6 +10,8 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QWizard
 from pytestqt.qtbot import QtBot
 
+from sipe_setup.core.profiles import ProfileStore
+from sipe_setup.core.secrets import PasswordVault
 from sipe_setup.core.steps import CheckResult
 from sipe_setup.gui.state import CheckEnvironment
 from sipe_setup.gui.wizard import PageId, SetupWizard, default_settings
@@ -20,11 +22,16 @@ FAST = {"deadline": 30.0, "connect_timeout": 3.0, "response_timeout": 3.0,
 
 
 def make_wizard(qtbot: QtBot, site: LoopbackSite | None = None, *,
-                remember: bool = True) -> SetupWizard:
+                remember: bool = True, start_page: bool = False,
+                store: ProfileStore | None = None, vault: PasswordVault | None = None,
+                purple_dir: Path | None = None) -> SetupWizard:
+    """A shown wizard; without ``start_page`` it opens on the Account page."""
     environment = CheckEnvironment(
         nameservers=(site.nameserver,) if site else (),
         ca_file=site.ca_file if site else None, **FAST)
-    wizard = SetupWizard(environment, settings=default_settings() if remember else None)
+    wizard = SetupWizard(environment, settings=default_settings() if remember else None,
+                         profile_store=store, vault=vault, purple_dir=purple_dir,
+                         show_start_page=start_page)
     qtbot.addWidget(wizard)
     wizard.show()
     qtbot.waitExposed(wizard)

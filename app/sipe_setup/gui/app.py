@@ -11,6 +11,8 @@ Options (all optional; anything else, like ``-platform offscreen``, goes to Qt):
     --title-note TEXT        appended to the window title
     --no-remember            neither restore nor store the last inputs
 
+Any of the pre-fill options skips the Start page (the ways in) and opens the Account page.
+
 There is deliberately no password option: a password on the command line is visible to every
 user of the machine.
 """
@@ -29,7 +31,9 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from sipe_setup import APP_ID, __version__
+from sipe_setup.core.account import Field
 
+from .pages.start import StartChoice, choice_from_profile, choice_from_settings
 from .state import CheckEnvironment
 from .wizard import SetupWizard, default_settings
 
@@ -89,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                             help=f"pre-fill the {name.replace('-', ' ')} field")
     parser.add_argument("--sso", action="store_true", default=None,
                         help="pre-tick Single Sign-On")
+    parser.add_argument("--settings-file", type=Path, metavar="FILE",
+                        help="start from a settings file from IT")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="start from a saved profile (password from the keyring)")
     parser.add_argument("--banner", default="", metavar="TEXT",
                         help="a note shown at the top of the first page")
     parser.add_argument("--title-note", default="", metavar="TEXT",
@@ -120,6 +128,25 @@ def prefill_values(args: argparse.Namespace) -> dict[str, str | bool]:
     return values
 
 
+def start_choice(args: argparse.Namespace, wizard: SetupWizard) -> StartChoice:
+    """The way in named by ``--settings-file`` or ``--profile`` (exits with the problem)."""
+    from sipe_setup.core.profiles import ProfileError
+    from sipe_setup.core.sharefile import SharedSettingsError, load_shared_settings
+
+    if args.profile:
+        try:
+            profile = wizard.profile_store.load(args.profile)
+        except ProfileError as exc:
+            raise SystemExit(f"sipe-setup-gui: --profile: {exc}") from None
+        return choice_from_profile(profile, wizard.vault)
+    try:
+        settings = load_shared_settings(args.settings_file)
+    except SharedSettingsError as exc:
+        raise SystemExit(f"sipe-setup-gui: --settings-file: {exc}") from None
+    signin = args.signin or str((args.prefill_json or {}).get("signin", ""))
+    return choice_from_settings(settings, signin or wizard.state.text(Field.SIGNIN))
+
+
 def make_wizard(args: argparse.Namespace, settings_enabled: bool = True) -> SetupWizard:
     """Build the wizard from parsed options (also used by the screenshot script)."""
     if args.ca_file and not Path(args.ca_file).is_file():
@@ -128,6 +155,10 @@ def make_wizard(args: argparse.Namespace, settings_enabled: bool = True) -> Setu
                                    deadline=args.timeout)
     wizard = SetupWizard(environment, settings=default_settings() if settings_enabled else None)
     values = prefill_values(args)
+    if args.settings_file is not None or args.profile:
+        wizard.apply_start(start_choice(args, wizard))
+    if values or args.settings_file is not None or args.profile:
+        wizard.skip_start_page()
     if values:
         try:
             wizard.prefill(values)

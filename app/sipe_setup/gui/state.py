@@ -82,6 +82,12 @@ class WizardState:
     #: The certificate the user accepted in the trust dialog (host, fingerprint, PEM), from the
     #: core's result; kept across Retry so the same certificate is not asked about again.
     accepted_certificate: AcceptedCertificate | None = None
+    #: Certificates trusted without asking: from IT's settings file or a saved profile.
+    preset_trusted: frozenset[str] = frozenset()
+    #: IT's Login pattern (``COMPANY\\{user}``): the Login follows the sign-in address.
+    login_pattern: str = ""
+    #: The saved profile the wizard was opened with (the Save page offers its name).
+    profile_name: str = ""
 
     def text(self, fld: Field) -> str:
         """A text field's value."""
@@ -119,6 +125,15 @@ class WizardState:
         return Validation(account, (), account.warnings)
 
     def trusted_fingerprints(self) -> frozenset[str]:
-        """Certificates the user already accepted in this session (a Retry does not ask again)."""
+        """Accepted in this session (a Retry does not ask again) or preset as trusted."""
         cert = self.accepted_certificate
-        return frozenset({cert.sha256}) if cert else frozenset()
+        accepted = frozenset({cert.sha256}) if cert else frozenset()
+        return accepted | self.preset_trusted
+
+    def login_from_pattern(self) -> str:
+        """IT's Login pattern filled with the current sign-in address ("" without a pattern)."""
+        signin = self.text(Field.SIGNIN).strip()
+        if not self.login_pattern or "@" not in signin:
+            return ""
+        user = signin.split("@", 1)[0]
+        return self.login_pattern.replace("{user}", user).replace("{signin}", signin)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from pathlib import Path
 from typing import NamedTuple
 
 from PySide6.QtCore import QPoint, Qt
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 __all__ = ["FieldMessage", "FieldRow", "HelpButton", "MessageKind", "add_field_row", "hint_label",
-           "status_icon"]
+           "home_relative", "status_icon"]
 
 
 class MessageKind(enum.Enum):
@@ -37,6 +38,14 @@ _ICONS = {
     MessageKind.WARNING: QStyle.StandardPixmap.SP_MessageBoxWarning,
     MessageKind.INFO: QStyle.StandardPixmap.SP_MessageBoxInformation,
 }
+
+
+def home_relative(text: str) -> str:
+    """``text`` with the home folder written as ``~`` (shorter paths in fields and messages)."""
+    home = str(Path.home())
+    if len(home) <= 1:
+        return text
+    return text.replace(home + "/", "~/").replace(home + "\\", "~\\")
 
 
 def status_icon(widget: QWidget, pixmap: QStyle.StandardPixmap) -> QIcon:

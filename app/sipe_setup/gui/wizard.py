@@ -1,26 +1,32 @@
-"""The setup wizard: Account → Connection → Check → Result (→ Save, added later).
+"""The setup wizard: Start → Account → Connection → Check → Result → Save.
 
 Pages have fixed ids (:class:`PageId`) with gaps so pages can be inserted; ``QWizard``'s default
-``nextId`` goes to the next higher id, so a page added with a higher id follows the Result page.
-All pages share one :class:`~sipe_setup.gui.state.WizardState`.
+``nextId`` goes to the next higher id. The Result page leads on to Save only after a check that
+signed in; after a failure it is the last page. All pages share one
+:class:`~sipe_setup.gui.state.WizardState`.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QWidget, QWizard
 
 from sipe_setup.core.account import Field
+from sipe_setup.core.profiles import ProfileStore
+from sipe_setup.core.secrets import PasswordVault
 
 from .pages.account import AccountPage
 from .pages.base import FieldPage
 from .pages.check import CheckPage
 from .pages.connection import ConnectionPage
 from .pages.result import ResultPage
+from .pages.save import SavePage
+from .pages.start import StartChoice, StartPage
 from .state import FIELD_KEYS, CheckEnvironment, WizardState
 
 __all__ = ["PAGE_OF_FIELD", "PageId", "SetupWizard", "default_settings"]
@@ -29,12 +35,14 @@ _SETTINGS_GROUP = "last-input"
 
 
 class PageId(enum.IntEnum):
-    """Page ids; the gaps leave room for the start and Save pages."""
+    """Page ids, in the order the pages come (gaps leave room for more)."""
 
+    START = 5
     ACCOUNT = 10
     CONNECTION = 20
     CHECK = 30
     RESULT = 40
+    SAVE = 50
 
 
 #: The page each form field is on (for the Result page's "Change the …" button).
@@ -58,10 +66,16 @@ class SetupWizard(QWizard):
     Args:
         environment: nameservers, CA file and timeouts for the checks.
         settings: where the last inputs are remembered (None: not remembered).
+        profile_store: where profiles are saved and listed (default: the user's config dir).
+        vault: where passwords are kept (default: the OS keyring).
+        purple_dir: Pidgin's settings folder offered first (default ``~/.purple``).
+        show_start_page: begin with the Start page (ways in); False begins with Account.
     """
 
     def __init__(self, environment: CheckEnvironment | None = None,
-                 settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+                 settings: QSettings | None = None, parent: QWidget | None = None, *,
+                 profile_store: ProfileStore | None = None, vault: PasswordVault | None = None,
+                 purple_dir: Path | None = None, show_start_page: bool = True) -> None:
         super().__init__(parent)
         self.setObjectName("setup-wizard")
         self.state = WizardState(environment=environment or CheckEnvironment())
@@ -70,15 +84,23 @@ class SetupWizard(QWizard):
         self._update_title()
         self.restore_inputs()
 
+        self.profile_store = profile_store or ProfileStore()
+        self.vault = vault or PasswordVault()
+        self.start_page = StartPage(self.profile_store, self.vault, purple_dir,
+                                    self.apply_start, lambda: self.state.text(Field.SIGNIN))
         self.account_page = AccountPage(self.state)
         self.connection_page = ConnectionPage(self.state)
         self.check_page = CheckPage(self.state)
         self.result_page = ResultPage(self.state, self.jump_to_field)
+        self.result_page.save_page_id = PageId.SAVE
+        self.save_page = SavePage(self.state, self.profile_store, self.vault, purple_dir)
+        self.setPage(PageId.START, self.start_page)
         self.setPage(PageId.ACCOUNT, self.account_page)
         self.setPage(PageId.CONNECTION, self.connection_page)
         self.setPage(PageId.CHECK, self.check_page)
         self.setPage(PageId.RESULT, self.result_page)
-        self.setStartId(PageId.ACCOUNT)
+        self.setPage(PageId.SAVE, self.save_page)
+        self.setStartId(PageId.START if show_start_page else PageId.ACCOUNT)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
         self.setOption(QWizard.WizardOption.HaveHelpButton, False)
         self.check_page.check_started.connect(self.remember_inputs)
@@ -128,6 +150,25 @@ class SetupWizard(QWizard):
             self.state.set(key, value)
         for page in self.field_pages():
             page.load_from_state()
+
+    def skip_start_page(self) -> None:
+        """Begin with the Account page (the fields were filled from the command line)."""
+        self.setStartId(PageId.ACCOUNT)
+        if self.currentId() == PageId.START:
+            self.restart()
+
+    def apply_start(self, choice: StartChoice) -> None:
+        """Fill the wizard from a way in (Start page, ``--profile``, ``--settings-file``)."""
+        if choice.values:
+            self.prefill(choice.values)
+        if choice.password is not None:
+            self.account_page.set_password(choice.password)
+        self.state.preset_trusted = choice.trusted
+        self.state.login_pattern = choice.login_pattern
+        self.state.profile_name = choice.profile_name
+        if choice.purple_dir is not None:
+            self.save_page.set_purple_dir(choice.purple_dir)
+        self.set_banner(choice.note)
 
     def field_widget(self, fld: Field) -> QWidget:
         """The input widget of a field."""
@@ -188,9 +229,11 @@ class SetupWizard(QWizard):
     def done(self, result: int) -> None:
         """Closing the wizard stops a running check and waits for its thread."""
         self.check_page.stop_and_wait()
+        self.save_page.stop_and_wait()
         super().done(result)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """The window's close button: same as Cancel."""
         self.check_page.stop_and_wait()
+        self.save_page.stop_and_wait()
         super().closeEvent(event)

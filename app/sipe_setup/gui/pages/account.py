@@ -134,8 +134,19 @@ class AccountPage(FieldPage):
         self.banner.setAccessibleName(self.banner.text())
         self.banner.setVisible(bool(text))
 
+    def set_password(self, password: Secret) -> None:
+        """Put a password into the field (from a saved profile or accounts.xml; memory only)."""
+        self.state.password = password
+        self.password_edit.setText(password.reveal())
+        self.refresh()
+
     def _edited(self, fld: Field, text: str) -> None:
         self.state.set(fld.value, text)
+        if fld is Field.SIGNIN and Field.LOGIN not in self.touched:
+            login = self.state.login_from_pattern()
+            if login:  # IT's settings file says how the Login is built from the address
+                self.state.set(Field.LOGIN.value, login)
+                self.login_edit.setText(login)
         self.touch(fld)
 
     def _password_edited(self, text: str) -> None:

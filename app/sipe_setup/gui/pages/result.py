@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QVBoxLayout,
     QWidget,
+    QWizard,
     QWizardPage,
 )
 
@@ -64,6 +65,10 @@ class ResultPage(QWizardPage):
         self._jump_to_field = jump_to_field
         self.setObjectName("result-page")
         self.setTitle(self.tr("Result"))
+        #: The page after a successful check (the wizard sets it to its Save page).
+        self.save_page_id = -1
+        self.setButtonText(QWizard.WizardButton.NextButton, self.tr("&Save profile >"))
+        self.setFinalPage(True)  # Finish is offered here too: saving is optional
 
         layout = QVBoxLayout(self)
         head = QHBoxLayout()
@@ -171,7 +176,8 @@ class ResultPage(QWizardPage):
             result.verdict]
         size = self.style().pixelMetric(QStyle.PixelMetric.PM_MessageBoxIconSize)
         self.verdict_icon.setPixmap(self.style().standardIcon(pixmap).pixmap(size, size))
-        self.setSubTitle(self.tr("You are all set.") if result.ok else
+        self.setSubTitle(self.tr("It works. Save it as a profile and put it into Pidgin, or "
+                                 "press Finish.") if result.ok else
                          self.tr("The test sign-in did not work. Here is why, and what to do."))
         self.verdict_label.setText(result.summary)
         self.verdict_label.setAccessibleName(result.summary)
@@ -196,6 +202,11 @@ class ResultPage(QWizardPage):
             self.jump_button.setText(self.tr("C&hange the %1").replace("%1", name))
             self.jump_button.setAccessibleName(self.tr("Go back and change the %1").replace(
                 "%1", name))
+
+    def nextId(self) -> int:
+        """On to Save after a sign-in that worked; otherwise this is the last page."""
+        result = self.state.last_result
+        return self.save_page_id if result is not None and result.ok else -1
 
     def _jump(self) -> None:
         result = self.state.last_result
