@@ -188,3 +188,16 @@ def test_command_line_prefill_banner_and_title(qtbot: QtBot, tmp_path: Path) -> 
     assert rest == ["-platform", "offscreen"] and known.signin == "a@b.c"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--prefill-json", '{"password": "x"}'])
+
+
+def test_without_a_screen_the_wizard_says_so_instead_of_aborting() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, "-c", "from sipe_setup.gui.app import main; main()"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2
+    assert "no desktop session" in done.stderr and "sipe-setup check" in done.stderr

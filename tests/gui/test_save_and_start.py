@@ -210,7 +210,7 @@ def test_cleartext_only_after_the_warning(qtbot: QtBot, site: LoopbackSite,
     qtbot.mouseClick(page.without_password, Qt.MouseButton.LeftButton)
     outcome = press_save(qtbot, wizard)
     assert not outcome.error, outcome.error
-    assert "plain text in accounts.xml, as you chose" in page.outcome_view.toPlainText()
+    assert "saved in plain text in accounts.xml" in page.outcome_view.toPlainText()
     [account] = read_sipe_accounts(purple)
     assert account.password is not None and account.password.reveal() == DEMO_PASSWORD
 

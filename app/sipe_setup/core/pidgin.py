@@ -528,14 +528,15 @@ def export_account(
     ensure_private_dir(purple_dir)
     notes: list[str] = []
     certificate_file: Path | None = None
+    certificate_note = ""
     if trusted_certificate is not None and cert_name is not None:
         peers = purple_dir / "certificates" / "x509" / "tls_peers"
         ensure_private_dir(peers)
         certificate_file = peers / cert_name
         write_atomic(certificate_file, trusted_certificate.pem.encode("utf-8"))
-        notes.append(
-            f"Pidgin will trust the saved certificate for {trusted_certificate.host} "
-            f"({certificate_file})."
+        certificate_note = (
+            f"Pidgin will trust the certificate you accepted for {trusted_certificate.host} "
+            f"without asking again ({certificate_file})."
         )
 
     if root is None:
@@ -551,11 +552,15 @@ def export_account(
     backup = _write_document(accounts_path, root, now=now)
 
     action = "Added" if created else "Updated"
-    notes.append(f"{action} the SIPE account {entry.name} in {accounts_path}.")
+    notes.append(f"{action} the Pidgin account “{entry.name}” in {accounts_path}.")
     if backup is not None:
         notes.append(f"The previous file was saved as {backup}.")
+    if certificate_note:
+        notes.append(certificate_note)
     keyring_enabled = False
-    if password_mode is PasswordMode.NONE:
+    if password_mode is PasswordMode.NONE and entry.sso:
+        notes.append("No password is saved: Single Sign-On uses your Kerberos ticket.")
+    elif password_mode is PasswordMode.NONE:
         notes.append("No password is saved: Pidgin will ask for it when it signs in.")
     elif password_mode is PasswordMode.CLEARTEXT:
         notes.append(
@@ -563,8 +568,9 @@ def export_account(
         )
     elif plugin is None:
         notes.append(
-            "the pidgin-gnome-keyring plugin is not installed (Debian/Ubuntu: sudo apt install "
-            "pidgin-gnome-keyring); Pidgin will ask for the password"
+            "The pidgin-gnome-keyring plugin is not installed, so Pidgin cannot read the "
+            "keyring and will ask for the password (Debian/Ubuntu: sudo apt install "
+            "pidgin-gnome-keyring)."
         )
     else:
         _merge_keyring_plugin(purple_dir, prefs_root, plugin, now=now)

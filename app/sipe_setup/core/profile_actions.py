@@ -203,32 +203,16 @@ def export_profile(profile: Profile, *, purple_dir: Path, mode: PasswordMode,
                                "keyring. Type the password, or export with the password mode "
                                "“none” (Pidgin will ask for it).")
     if mode is PasswordMode.KEYRING:
-        if keyring_plugin_path() is None:
-            lines.append("The pidgin-gnome-keyring plugin is not installed, so Pidgin cannot "
-                         "read the keyring and will ask for the password (Debian/Ubuntu: "
-                         "sudo apt install pidgin-gnome-keyring).")
         assert secret is not None
         place = store_pidgin_password(entry.name, secret)
-        lines.append(f"Password for Pidgin: {place.description} (read by the "
-                     "pidgin-gnome-keyring plugin).")
+        lines.append(f"Password for Pidgin: {place.description}.")
     cert = profile.validation.certificate if profile.validation else None
     trusted = (TrustedCertificate(cert.host, cert.pem) if cert is not None and cert.pem
                else None)
     result = export_account(purple_dir, entry, password_mode=mode,
                             password=secret if mode is PasswordMode.CLEARTEXT else None,
                             trusted_certificate=trusted, now=now)
-    verb = "Added" if result.created else "Updated"
-    lines.insert(0, f"{verb} the Pidgin account “{entry.name}” in {result.accounts_xml}.")
-    if result.backup is not None:
-        lines.append(f"The previous accounts.xml was kept as {result.backup}.")
-    if mode is PasswordMode.CLEARTEXT:
-        lines.append("The password is stored in plain text in accounts.xml, as you chose.")
-    elif mode is PasswordMode.NONE and not profile.sso:
-        lines.append("No password was exported: Pidgin will ask for it when it signs in.")
-    if result.certificate_file is not None:
-        lines.append(f"The server certificate you accepted was saved for Pidgin in "
-                     f"{result.certificate_file}, so Pidgin will not ask again.")
-    lines.extend(result.notes)
+    lines = [*result.notes, *lines]
     return ExportOutcome(result, entry, lines)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -183,10 +184,24 @@ def preload_check_engine() -> threading.Thread:
     return thread
 
 
+def _no_screen(qt_args: list[str]) -> bool:
+    """True on Linux/BSD without X11/Wayland and without an explicit Qt platform."""
+    if sys.platform in ("win32", "darwin") or "-platform" in qt_args:
+        return False
+    env = os.environ
+    return not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM"))
+
+
 def run_wizard(argv: list[str]) -> int:
     """Run the wizard with these arguments (without the program name); the exit status."""
     args, qt_args = build_parser().parse_known_args(argv)
     app = QApplication.instance()
+    if app is None and _no_screen(qt_args):
+        print("sipe-setup-gui: no desktop session here (DISPLAY and WAYLAND_DISPLAY are not "
+              "set), so the wizard cannot open a window. Run it from your desktop, or use the "
+              "command line with the same engine: sipe-setup check you@company.com "
+              "(sipe-setup --help).", file=sys.stderr)
+        return 2
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv else "sipe-setup-gui", *qt_args])
     assert isinstance(app, QApplication)

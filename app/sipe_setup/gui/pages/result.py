@@ -36,23 +36,8 @@ ReportFormat = tuple[str, str, Callable[[CheckResult, Redaction], str]]
 def redaction_for(account: AccountSettings | None, result: CheckResult, state: WizardState, *,
                   users: bool, hosts: bool) -> Redaction:
     """The report's redaction: the password always; user names and hosts on request."""
-    user_names: tuple[str, ...] = ()
-    host_names: tuple[str, ...] = ()
-    if account is not None and users:
-        user_names = (account.signin.user, account.login.text, account.login.ntlm.user,
-                      account.login.ntlm.domain, account.login.kerberos.name)
-    if account is not None and hosts:
-        found: list[str] = []
-        candidates = (result.discovery or {}).get("candidates")
-        if isinstance(candidates, list):
-            found = [str(c.get("host", "")) for c in candidates if isinstance(c, dict)]
-        if result.selected:
-            found.append(str(result.selected.get("host", "")))
-        if account.server is not None:
-            found.append(account.server.host)
-        host_names = (account.sip_domain, *(h for h in found if h))
-    secret = state.password if state.password else None
-    return Redaction(secret=secret, users=user_names, hosts=host_names)
+    return Redaction.for_check(account, result, state.password or None, users=users,
+                               hosts=hosts)
 
 
 class ResultPage(QWizardPage):
