@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.servers.secret_service import GnomeKeyringService
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # so that `tests.servers...` imports work from any cwd
@@ -32,3 +37,27 @@ def require_tool(name: str) -> str:
         pytest.fail(message)
     pytest.skip(message)  # not under CI (see UNDER_CI above)
     raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def secret_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[GnomeKeyringService]:
+    """A private, unlocked gnome-keyring on a private D-Bus bus, for this test only.
+
+    In-process ``secretstorage``/``keyring`` calls go to it (the session bus address is
+    monkeypatched); ``service.env`` is what a subprocess (finch, secret-tool) needs. Pass
+    ``keyring.backends.SecretService.Keyring()`` to ``PasswordVault`` explicitly: the
+    process-wide ``keyring.get_keyring()`` may have been chosen before this bus existed.
+    """
+    from tests.servers.secret_service import GnomeKeyringService
+
+    require_tool("dbus-daemon")
+    require_tool("gnome-keyring-daemon")
+    with GnomeKeyringService.start() as service:
+        for name, value in service.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.SecretService.Keyring")
+        # Nothing in this test may reach a desktop's keyring by another route.
+        for name in ("GNOME_KEYRING_CONTROL", "DISPLAY", "WAYLAND_DISPLAY"):
+            if name in os.environ:
+                monkeypatch.delenv(name)
+        yield service

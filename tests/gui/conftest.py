@@ -14,9 +14,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
-from tests.conftest import require_tool
-from tests.servers.secret_service import GnomeKeyringService
-
 
 @pytest.fixture(autouse=True)
 def settings_dir(tmp_path: Path) -> Iterator[Path]:
@@ -36,25 +33,6 @@ def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     return home
-
-
-@pytest.fixture
-def secret_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[GnomeKeyringService]:
-    """A private, unlocked gnome-keyring on a private D-Bus bus (as in tests/integration).
-
-    Give the wizard ``PasswordVault(keyring.backends.SecretService.Keyring())``: the
-    process-wide ``keyring.get_keyring()`` may have been chosen before this bus existed.
-    """
-    require_tool("dbus-daemon")
-    require_tool("gnome-keyring-daemon")
-    with GnomeKeyringService.start() as service:
-        for name, value in service.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.SecretService.Keyring")
-        for name in ("GNOME_KEYRING_CONTROL", "DISPLAY", "WAYLAND_DISPLAY"):
-            if name in os.environ:
-                monkeypatch.delenv(name)
-        yield service
 
 
 # The offscreen platform cannot pass a window's size hints to a window manager (there is none)

@@ -37,6 +37,7 @@ import platformdirs
 
 from sipe_setup.core.account import AccountSettings, AuthScheme, Transport, parse_account
 from sipe_setup.core.fileio import backup_file, ensure_private_dir, write_atomic
+from sipe_setup.core.jsonfields import flag_field, object_field, text_field
 from sipe_setup.core.steps import CheckResult
 
 __all__ = [
@@ -305,22 +306,23 @@ class Profile:
                              "sipe-setup to use it")
         if version < 1:
             raise ValueError(f"unknown profile version {version}")
-        name = validate_profile_name(_text(doc, "name"))
-        account = _object(doc, "account")
+        name = validate_profile_name(text_field(doc, "name"))
+        account = object_field(doc, "account")
         profile = cls(
-            name=name, signin=_text(account, "signin"), login=_text(account, "login"),
-            server=_text(account, "server"), transport=_text(account, "transport") or "auto",
-            auth=_text(account, "auth") or "auto", sso=_flag(account, "sso"),
-            user_agent=_text(account, "user_agent"),
+            name=name, signin=text_field(account, "signin"),
+            login=text_field(account, "login"), server=text_field(account, "server"),
+            transport=text_field(account, "transport") or "auto",
+            auth=text_field(account, "auth") or "auto", sso=flag_field(account, "sso"),
+            user_agent=text_field(account, "user_agent"),
             validation=_validation(doc.get("validation")),
-            created=_text(doc, "created"), updated=_text(doc, "updated"),
+            created=text_field(doc, "created"), updated=text_field(doc, "updated"),
         )
         settings = profile.account()  # raises AccountValidationError (a ValueError)
-        password = _object(doc, "password")
-        stored = _flag(password, "stored")
+        password = object_field(doc, "password")
+        stored = flag_field(password, "stored")
         return replace(profile, transport=settings.transport.value, auth=settings.auth.value,
                        password_stored=stored,
-                       password_where=_text(password, "where") if stored else "")
+                       password_where=text_field(password, "where") if stored else "")
 
 
 def _as_int(value: object) -> int:
@@ -333,31 +335,6 @@ def _key_generation() -> int:
     return KEY_GENERATION
 
 
-def _object(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = doc.get(key)
-    if not isinstance(value, dict):
-        raise ValueError(f"“{key}” is missing or not an object")
-    return value
-
-
-def _text(doc: Mapping[str, Any], key: str, limit: int = 512) -> str:
-    value = doc.get(key, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ValueError(f"“{key}” is not text")
-    if len(value) > limit:
-        raise ValueError(f"“{key}” is longer than {limit} characters")
-    return value
-
-
-def _flag(doc: Mapping[str, Any], key: str) -> bool:
-    value = doc.get(key, False)
-    if not isinstance(value, bool):
-        raise ValueError(f"“{key}” is not true or false")
-    return value
-
-
 def _port(doc: Mapping[str, Any], key: str) -> int:
     value = doc.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
@@ -366,7 +343,7 @@ def _port(doc: Mapping[str, Any], key: str) -> int:
 
 
 def _transport_text(doc: Mapping[str, Any], key: str) -> str:
-    value = _text(doc, key)
+    value = text_field(doc, key)
     if value not in ("tls", "tcp"):
         raise ValueError(f"“{key}” must be tls or tcp")
     return value
@@ -377,8 +354,8 @@ def _validation(value: object) -> Validation | None:
         return None
     if not isinstance(value, dict):
         raise ValueError("“validation” is not an object")
-    entry = _object(value, "entry")
-    scheme = _text(value, "scheme")
+    entry = object_field(value, "entry")
+    scheme = text_field(value, "scheme")
     if scheme not in _SCHEMES:
         raise ValueError(f"“scheme” must be one of {', '.join(_SCHEMES)}")
     certificate = value.get("certificate")
@@ -386,28 +363,28 @@ def _validation(value: object) -> Validation | None:
     if certificate is not None:
         if not isinstance(certificate, dict):
             raise ValueError("“certificate” is not an object")
-        sha256 = _text(certificate, "sha256").upper()
+        sha256 = text_field(certificate, "sha256").upper()
         if not _FINGERPRINT_RE.match(sha256):
             raise ValueError("“sha256” is not a SHA-256 fingerprint (32 hex pairs with colons)")
-        pem = _text(certificate, "pem", limit=64 * 1024) or None
+        pem = text_field(certificate, "pem", limit=64 * 1024) or None
         if pem is not None and not _PEM_RE.fullmatch(pem):
             raise ValueError("“pem” is not one PEM certificate")
         trust = CertificateTrust(_host(certificate, "host"), sha256, pem)
     return Validation(
-        at=_text(value, "at"), summary=_text(value, "summary", 1024),
+        at=text_field(value, "at"), summary=text_field(value, "summary", 1024),
         host=_host(value, "host"), port=_port(value, "port"),
         transport=_transport_text(value, "transport"), scheme=scheme,
         entry_host=_host(entry, "host"), entry_port=_port(entry, "port"),
         entry_transport=_transport_text(entry, "transport"),
-        pin_server=_flag(value, "pin_server"),
-        connected_address=_text(value, "connected_address", 64),
-        server_header=_text(value, "server_header", 256),
+        pin_server=flag_field(value, "pin_server"),
+        connected_address=text_field(value, "connected_address", 64),
+        server_header=text_field(value, "server_header", 256),
         certificate=trust,
     )
 
 
 def _host(doc: Mapping[str, Any], key: str) -> str:
-    value = _text(doc, key, 253).strip().lower()
+    value = text_field(doc, key, 253).strip().lower()
     if not value or not re.fullmatch(r"[a-z0-9.:\-\[\]_]+", value):
         raise ValueError(f"“{key}” is not a host name or address")
     return value

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -38,6 +37,7 @@ from sipe_setup.core.account import (
     parse_signin,
     validate_user_agent,
 )
+from sipe_setup.core.jsonfields import text_field
 from sipe_setup.core.profiles import Profile
 
 __all__ = ["SETTINGS_FORMAT", "SETTINGS_VERSION", "SharedSettings", "SharedSettingsError",
@@ -186,17 +186,6 @@ def _validate(settings: SharedSettings) -> None:
             raise ValueError("“certificate.host” is not a host name")
 
 
-def _text(doc: Mapping[str, Any], key: str, limit: int = 256) -> str:
-    value = doc.get(key, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ValueError(f"“{key}” is not text")
-    if len(value) > limit:
-        raise ValueError(f"“{key}” is longer than {limit} characters")
-    return value
-
-
 def parse_shared_settings(doc: object) -> SharedSettings:
     """Validate a settings document; raises ValueError with the reason."""
     if not isinstance(doc, dict):
@@ -220,22 +209,22 @@ def parse_shared_settings(doc: object) -> SharedSettings:
     if certificate is not None:
         if not isinstance(certificate, dict):
             raise ValueError("“certificate” is not an object")
-        cert_host = _text(certificate, "host").strip().lower()
-        cert_sha = _text(certificate, "sha256").strip().upper()
-    transport = _text(doc, "transport").strip().lower() or Transport.AUTO.value
-    auth_text = _text(doc, "auth").strip() or AuthScheme.AUTO.value
+        cert_host = text_field(certificate, "host").strip().lower()
+        cert_sha = text_field(certificate, "sha256").strip().upper()
+    transport = text_field(doc, "transport").strip().lower() or Transport.AUTO.value
+    auth_text = text_field(doc, "auth").strip() or AuthScheme.AUTO.value
     try:
         auth = AuthScheme.from_text(auth_text).value
     except ValueError:
         raise ValueError(f"“auth”: unknown scheme “{auth_text}”; use auto, ntlm, kerberos "
                          "or tls-dsk") from None
     settings = SharedSettings(
-        server=_text(doc, "server").strip(), transport=transport, auth=auth,
-        user_agent=_text(doc, "user_agent").strip(),
-        login_pattern=_text(doc, "login_pattern").strip(),
-        sip_domain=_text(doc, "sip_domain").strip().lower(),
-        organization=_text(doc, "organization"), certificate_host=cert_host,
-        certificate_sha256=cert_sha, note=_text(doc, "note", 1000),
+        server=text_field(doc, "server").strip(), transport=transport, auth=auth,
+        user_agent=text_field(doc, "user_agent").strip(),
+        login_pattern=text_field(doc, "login_pattern").strip(),
+        sip_domain=text_field(doc, "sip_domain").strip().lower(),
+        organization=text_field(doc, "organization"), certificate_host=cert_host,
+        certificate_sha256=cert_sha, note=text_field(doc, "note", 1000),
     )
     _validate(settings)
     return settings
