@@ -41,11 +41,10 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-import keyring
-import keyring.backend
-import keyring.errors
+if TYPE_CHECKING:  # keyring takes ~70 ms to import: only when a password is really handled
+    import keyring.backend
 
 from sipe_setup.core.account import Secret
 
@@ -200,6 +199,8 @@ def _leaks(exc: BaseException, password: Secret | None) -> bool:
 
 
 def _problem_for(exc: BaseException) -> KeyringProblem:
+    import keyring.errors
+
     if _named(exc, "PromptDismissedException"):
         return KeyringProblem.DISMISSED
     if isinstance(exc, keyring.errors.NoKeyringError) or _named(
@@ -324,7 +325,11 @@ class PasswordVault:
         self._backend = backend
 
     def _current(self) -> keyring.backend.KeyringBackend:
-        return self._backend if self._backend is not None else keyring.get_keyring()
+        if self._backend is not None:
+            return self._backend
+        import keyring
+
+        return keyring.get_keyring()
 
     def status(self) -> VaultStatus:
         """Whether a password can be kept now. Never raises; asks nothing of the user."""
@@ -379,6 +384,8 @@ class PasswordVault:
         """
         backend, name = self._usable()
         key = vault_key(profile_id)
+
+        import keyring.errors
 
         def delete() -> bool:
             try:
