@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_tool
-from tests.servers.finch import run_finch, sipe_plugin_installed
+from tests.servers.finch import require_finch, run_finch
 from tests.servers.secret_service import GnomeKeyringService
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,18 +59,10 @@ OTHER_ACCOUNTS = """<?xml version='1.0' encoding='UTF-8' ?>
 
 
 @pytest.fixture(scope="module")
-def tools() -> None:
-    for tool in ("finch", "dbus-daemon", "gnome-keyring-daemon"):
-        require_tool(tool)
-    if not sipe_plugin_installed() or not Path("/usr/lib/purple-2/gnome-keyring.so").exists():
-        message = "pidgin-sipe / pidgin-gnome-keyring not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def keyring_service(tools: None) -> Iterator[GnomeKeyringService]:
+def keyring_service() -> Iterator[GnomeKeyringService]:
+    require_finch(keyring_plugin=True)
+    require_tool("dbus-daemon")
+    require_tool("gnome-keyring-daemon")
     with GnomeKeyringService.start() as service:
         yield service
 
@@ -219,6 +211,7 @@ def test_import_moves_a_cleartext_password_into_the_keyring(
                 "--move-password-to-keyring", "--replace")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "removed from accounts.xml" in done.stdout
+    assert "which SIPE treats as NTLM" in done.stdout
     profile = json.loads(_cli(env, "profiles", "show", SIGNIN, "--json").stdout)
     # SIPE reads a missing authentication setting as NTLM, so the profile says NTLM.
     assert profile["account"]["auth"] == "ntlm"

@@ -169,6 +169,7 @@ class PidginSipeAccount:
     enabled_pidgin: bool
     enabled_finch: bool
     other_settings: dict[str, str]  # protocol settings other than the five SIPE keys
+    notes: tuple[str, ...] = ()  # where SIPE reads a setting differently from how it looks
 
 
 @dataclass(frozen=True)
@@ -615,11 +616,19 @@ def _read_account(account: ET.Element) -> PidginSipeAccount:
         if name is None or not value:  # libpurple ignores a setting without data
             continue
         (values if name in SIPE_KEYS else other)[name] = value
+    notes: list[str] = []
     transport = values.get("transport", "auto")
     if transport not in ("auto", "tls"):
+        if transport != "tcp":
+            notes.append(f"Pidgin's connection type “{transport}” means TCP to SIPE.")
         transport = "tcp"  # SIPE: anything else is TCP
     authentication = values.get("authentication", "ntlm")  # SIPE's default when absent
-    if authentication not in AUTHENTICATIONS:
+    if "authentication" not in values:
+        notes.append("Pidgin has no authentication setting for this account, which SIPE "
+                     "treats as NTLM (not Auto).")
+    elif authentication not in AUTHENTICATIONS:
+        notes.append(f"Pidgin's authentication value “{authentication}” is unknown; SIPE "
+                     "treats it as Auto.")
         authentication = "auto"  # SIPE: unknown values mean Automatic
     sso_value = values.get("sso", "0")
     entry = SipeAccountEntry(
@@ -639,6 +648,7 @@ def _read_account(account: ET.Element) -> PidginSipeAccount:
         enabled_pidgin=_bool_setting(_ui_settings(account, PIDGIN_UI), "auto-login"),
         enabled_finch=_bool_setting(_ui_settings(account, FINCH_UI), "auto-login"),
         other_settings=other,
+        notes=tuple(notes),
     )
 
 

@@ -233,25 +233,12 @@ def profile_from_pidgin(account: PidginSipeAccount, name: str = "") -> tuple[Pro
         ProfileError: the profile name is unusable.
     """
     entry = account.entry
-    notes: list[str] = []
-    auth = entry.authentication.strip().lower()
-    if not auth:
-        notes.append("Pidgin had no authentication setting, which SIPE treats as NTLM (not "
-                     "Auto); the profile says NTLM.")
-        auth = "ntlm"
-    elif auth not in ("auto", "ntlm", "krb5", "kerberos", "tls-dsk"):
-        notes.append(f"Pidgin's authentication value “{auth}” is unknown; SIPE treats it as "
-                     "Auto.")
-        auth = "auto"
-    transport = entry.transport.strip().lower() or "auto"
-    if transport not in ("auto", "tls", "tcp"):
-        notes.append(f"Pidgin's connection type “{transport}” means TCP to SIPE.")
-        transport = "tcp"
     draft = Profile(name=validate_profile_name(name or entry.signin), signin=entry.signin,
-                    login=entry.login, server=entry.server, transport=transport, auth=auth,
-                    sso=entry.sso, user_agent=entry.useragent)
+                    login=entry.login, server=entry.server, transport=entry.transport,
+                    auth=entry.authentication, sso=entry.sso, user_agent=entry.useragent)
     settings = draft.account()
-    return replace(draft, transport=settings.transport.value, auth=settings.auth.value), notes
+    return (replace(draft, transport=settings.transport.value, auth=settings.auth.value),
+            list(account.notes))
 
 
 def import_pidgin_accounts(store: ProfileStore, vault: PasswordVault, purple_dir: Path, *,
