@@ -29,17 +29,18 @@ from sipe_setup.core.discovery import (
 from sipe_setup.core.report import Redaction, report_json, report_text
 from sipe_setup.core.sharefile import SharedSettingsError, load_shared_settings
 from sipe_setup.core.steps import StepEvent, StepStatus
+from sipe_setup.core.transport import normalize_sha256_fingerprint
 
 _MARK = {StepStatus.PASS: "[ OK ]", StepStatus.WARN: "[WARN]", StepStatus.FAIL: "[FAIL]",
          StepStatus.SKIP: "[SKIP]"}
 
 
 def _fingerprint(text: str) -> str:
-    hexdigits = text.replace(":", "").strip().upper()
-    if len(hexdigits) != 64 or any(c not in "0123456789ABCDEF" for c in hexdigits):
+    fingerprint = normalize_sha256_fingerprint(text)
+    if fingerprint is None:
         raise argparse.ArgumentTypeError("a SHA-256 fingerprint has 64 hex digits "
                                          "(colons allowed)")
-    return ":".join(hexdigits[i:i + 2] for i in range(0, 64, 2))
+    return fingerprint
 
 
 def add_check_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

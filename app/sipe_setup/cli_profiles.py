@@ -104,6 +104,11 @@ def save_checked_profile(args: argparse.Namespace, account: AccountSettings,
 # --- profiles ---------------------------------------------------------------------------------
 
 
+def _add_purple_dir(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--purple-dir", type=Path, metavar="DIR",
+                     help=f"Pidgin's settings folder (default: {default_purple_dir()})")
+
+
 def add_profile_commands(
         subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``profiles``, ``export-pidgin``, ``import-pidgin``."""
@@ -146,8 +151,7 @@ def add_profile_commands(
         "SIPE setting written out, keeps all other accounts, and keeps a timestamped backup. "
         "Quit Pidgin first: it rewrites accounts.xml when it exits.")
     exp.add_argument("profile", metavar="PROFILE")
-    exp.add_argument("--purple-dir", type=Path, metavar="DIR",
-                     help=f"Pidgin's settings folder (default: {default_purple_dir()})")
+    _add_purple_dir(exp)
     exp.add_argument("--password-mode", choices=[m.value for m in PasswordMode],
                      default=PasswordMode.NONE.value,
                      help="none: Pidgin asks at sign-in (default); keyring: the "
@@ -165,8 +169,7 @@ def add_profile_commands(
         description="Reads Pidgin's SIPE accounts into profiles so they can be checked and "
         "repaired. With --move-password-to-keyring a plain-text password leaves accounts.xml "
         "for the keyring (read by the pidgin-gnome-keyring plugin).")
-    imp.add_argument("--purple-dir", type=Path, metavar="DIR",
-                     help=f"Pidgin's settings folder (default: {default_purple_dir()})")
+    _add_purple_dir(imp)
     imp.add_argument("--account", default="", metavar="NAME",
                      help="only this account (sign-in address or signin,login)")
     imp.add_argument("--move-password-to-keyring", action="store_true")

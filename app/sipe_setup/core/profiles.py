@@ -39,6 +39,7 @@ from sipe_setup.core.account import AccountSettings, AuthScheme, Transport, pars
 from sipe_setup.core.fileio import backup_file, ensure_private_dir, write_atomic
 from sipe_setup.core.jsonfields import flag_field, object_field, text_field
 from sipe_setup.core.steps import CheckResult
+from sipe_setup.core.transport import normalize_sha256_fingerprint
 
 __all__ = [
     "MAX_PROFILE_BYTES",
@@ -63,7 +64,6 @@ PROFILE_SCHEMA_VERSION: Final = 1
 MAX_PROFILE_BYTES: Final = 256 * 1024
 _MAX_NAME = 64
 _PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*")
-_FINGERPRINT_RE = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){31}$")
 _SCHEMES = ("NTLM", "Kerberos", "TLS-DSK")
 
 
@@ -363,8 +363,8 @@ def _validation(value: object) -> Validation | None:
     if certificate is not None:
         if not isinstance(certificate, dict):
             raise ValueError("“certificate” is not an object")
-        sha256 = text_field(certificate, "sha256").upper()
-        if not _FINGERPRINT_RE.match(sha256):
+        sha256 = normalize_sha256_fingerprint(text_field(certificate, "sha256"))
+        if sha256 is None:
             raise ValueError("“sha256” is not a SHA-256 fingerprint (32 hex pairs with colons)")
         pem = text_field(certificate, "pem", limit=64 * 1024) or None
         if pem is not None and not _PEM_RE.fullmatch(pem):

@@ -39,6 +39,7 @@ from sipe_setup.core.account import (
 )
 from sipe_setup.core.jsonfields import text_field
 from sipe_setup.core.profiles import Profile
+from sipe_setup.core.transport import normalize_sha256_fingerprint
 
 __all__ = ["SETTINGS_FORMAT", "SETTINGS_VERSION", "SharedSettings", "SharedSettingsError",
            "load_shared_settings", "shared_settings_from_profile"]
@@ -49,7 +50,6 @@ MAX_SETTINGS_BYTES: Final = 64 * 1024
 _KEYS = frozenset({"format", "version", "organization", "sip_domain", "server", "transport",
                    "auth", "user_agent", "login_pattern", "certificate", "note"})
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
-_FINGERPRINT_RE = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){31}$")
 _SAMPLE_SIGNIN = "first.last@example.com"
 
 
@@ -178,7 +178,8 @@ def _validate(settings: SharedSettings) -> None:
     except AccountValidationError as exc:
         raise ValueError("; ".join(_field_problem(e) for e in exc.errors)) from None
     if settings.certificate_sha256:
-        if not _FINGERPRINT_RE.match(settings.certificate_sha256):
+        if normalize_sha256_fingerprint(settings.certificate_sha256) != \
+                settings.certificate_sha256:
             raise ValueError("“certificate.sha256” is not a SHA-256 fingerprint (32 hex pairs "
                              "separated by colons)")
         host = parse_server(settings.certificate_host)

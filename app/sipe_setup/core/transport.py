@@ -129,6 +129,17 @@ class CertificateInfo:
         }
 
 
+def normalize_sha256_fingerprint(text: str) -> str | None:
+    """``AB:CD:…`` (upper case, colons) for 64 hex digits with or without colons; else None.
+
+    The form :attr:`CertificateInfo.sha256_fingerprint` and ``trusted_fingerprints`` use.
+    """
+    hexdigits = text.replace(":", "").strip().upper()
+    if len(hexdigits) != 64 or any(c not in "0123456789ABCDEF" for c in hexdigits):
+        return None
+    return ":".join(hexdigits[i:i + 2] for i in range(0, 64, 2))
+
+
 class CertificateRejected(ConnectFailed):
     """The TLS certificate is not acceptable and its fingerprint was not trusted."""
 
