@@ -61,3 +61,19 @@ def secret_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[GnomeKeyringServ
             if name in os.environ:
                 monkeypatch.delenv(name)
         yield service
+
+
+@pytest.fixture
+def finch() -> None:
+    """Real finch + pidgin-sipe are installed (fails under CI when not)."""
+    from tests.servers.finch import require_finch
+
+    require_finch()
+
+
+@pytest.fixture
+def finch_with_keyring_plugin() -> None:
+    """Real finch + pidgin-sipe + pidgin-gnome-keyring are installed (fails under CI when not)."""
+    from tests.servers.finch import require_finch
+
+    require_finch(keyring_plugin=True)

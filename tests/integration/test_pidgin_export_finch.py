@@ -21,8 +21,7 @@ from sipe_setup.core.pidgin import (
     export_account,
     read_sipe_accounts,
 )
-from tests.conftest import require_tool
-from tests.servers.finch import FinchRun, run_finch, sipe_plugin_installed
+from tests.servers.finch import FinchRun, run_finch
 from tests.servers.registrar import RegistrarConfig, RegistrarThread
 
 PASSWORD = "Passw0rd!"
@@ -91,14 +90,6 @@ OTHER_NAMES = [
     ("prpl-irc", "carol@irc.example.invalid"),
     ("prpl-sipe", "bob@other.invalid,OTHER\\bob"),
 ]
-
-
-@pytest.fixture
-def finch() -> None:
-    require_tool("finch")
-    require_tool("script")
-    if not sipe_plugin_installed():
-        require_tool("libsipe.so (Debian package pidgin-sipe)")
 
 
 def _accounts(path: Path) -> dict[tuple[str, str], ET.Element]:

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from sipe_setup.core.account import Secret
 from sipe_setup.core.secrets import store_pidgin_password
-from tests.conftest import require_tool
-from tests.servers.finch import FinchRun, run_finch, sipe_plugin_installed, write_accounts_xml
+from tests.servers.finch import KEYRING_PLUGIN, FinchRun, run_finch, write_accounts_xml
 from tests.servers.registrar import RegistrarConfig, RegistrarThread
 from tests.servers.secret_service import GnomeKeyringService
 
 PASSWORD = "Passw0rd!"
 USERS = [("EXAMPLE", "alice", PASSWORD)]
 ACCOUNT = "alice@example.test,EXAMPLE\\alice"
-KEYRING_PLUGIN = Path("/usr/lib/purple-2/gnome-keyring.so")
 
 # What makes finch load the plugin at start (purple_plugins_load_saved("/finch/plugins/loaded"));
 # Pidgin reads the same list from /pidgin/plugins/loaded.
@@ -37,16 +33,6 @@ FINCH_PREFS = f"""<?xml version='1.0' encoding='UTF-8' ?>
  </pref>
 </pref>
 """
-
-
-@pytest.fixture
-def finch_with_keyring_plugin() -> None:
-    require_tool("finch")
-    require_tool("script")
-    if not sipe_plugin_installed():
-        require_tool("libsipe.so (Debian package pidgin-sipe)")
-    if not KEYRING_PLUGIN.exists():
-        require_tool(f"{KEYRING_PLUGIN} (Debian package pidgin-gnome-keyring)")
 
 
 def _purple_dir(tmp_path: Path, port: int) -> Path:

@@ -14,21 +14,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_tool
-from tests.servers.finch import FinchRun, run_finch, sipe_plugin_installed, write_accounts_xml
+from tests.servers.finch import FinchRun, run_finch, write_accounts_xml
 from tests.servers.kdc import MitKdc
 from tests.servers.registrar import RegistrarConfig, RegistrarThread, tls_context
 from tests.servers.testca import TestCA
 
 PASSWORD = "Passw0rd!"
 USERS = [("EXAMPLE", "alice", PASSWORD)]
-
-
-@pytest.fixture
-def finch() -> None:
-    require_tool("finch")
-    require_tool("script")
-    if not sipe_plugin_installed():
-        require_tool("libsipe.so (Debian package pidgin-sipe)")
 
 
 def _sipe_settings(port: int, transport: str, auth: str) -> dict[str, tuple[str, str]]:

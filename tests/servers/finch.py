@@ -68,6 +68,22 @@ class FinchRun:
         return "\n".join(self.log.splitlines()[-lines:])
 
 
+KEYRING_PLUGIN = Path("/usr/lib/purple-2/gnome-keyring.so")  # Debian pidgin-gnome-keyring
+
+
+def require_finch(*, keyring_plugin: bool = False) -> None:
+    """finch + pidgin-sipe (and the keyring plugin when asked): a failure under CI when
+    missing, a skip on a developer machine (see ``tests.conftest.require_tool``)."""
+    from tests.conftest import require_tool
+
+    require_tool("finch")
+    require_tool("script")
+    if not sipe_plugin_installed():
+        require_tool("libsipe.so (Debian package pidgin-sipe)")
+    if keyring_plugin and not KEYRING_PLUGIN.exists():
+        require_tool(f"{KEYRING_PLUGIN} (Debian package pidgin-gnome-keyring)")
+
+
 def sipe_plugin_installed() -> bool:
     """True when libpurple's SIPE plugin (Debian pidgin-sipe) is on this machine."""
     return any(Path("/usr/lib").glob("**/purple-2/libsipe.so"))
