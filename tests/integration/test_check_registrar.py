@@ -187,7 +187,8 @@ def test_tls_with_the_company_ca(ca: TestCA) -> None:
     options = CheckOptions(ca_file=str(ca.ca_path), response_timeout=2, deadline=30)
     result, _ = check(transport="tls", tls_files=leaf, options=options)
     assert result.verdict is Verdict.SIGNED_IN, report_text(result)
-    assert result.server["certificate"]["chain_trusted"] is True  # type: ignore[index]
+    assert result.server.certificate is not None
+    assert result.server.certificate.chain_trusted is True
     assert "(TLS, NTLM)" in result.summary
 
 
@@ -195,7 +196,8 @@ def test_untrusted_certificate_fails_with_its_fingerprint(ca: TestCA) -> None:
     leaf = ca.issue(["server.example.test"], ip_addresses=["127.0.0.1"])
     result, registrar = check(transport="tls", tls_files=leaf)
     assert result.code == "SS-TLS-CA"
-    fingerprint = result.server["certificate"]["sha256"]  # type: ignore[index]
+    assert result.server.certificate is not None
+    fingerprint = result.server.certificate.sha256_fingerprint
     assert fingerprint in result.advice.explanation  # type: ignore[union-attr]
     assert registrar.stats.registers == 0  # nothing was sent to an untrusted server
 

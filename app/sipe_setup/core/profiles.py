@@ -172,31 +172,28 @@ class Validation:
             raise ProfileError("Only a check that signed in can be saved as validated; this "
                                f"one did not sign in ({result.code}).")
         selected = result.selected
-        entry = result.server.get("entry_point")
-        entry_doc: Mapping[str, Any] = entry if isinstance(entry, Mapping) else selected
+        entry = result.server.entry_point or selected.candidate
         sipe_pick = (result.discovery or {}).get("sipe_would_use")
-        entry_key = (str(entry_doc.get("host", "")).lower(), int(entry_doc.get("port", 0)),
-                     str(entry_doc.get("transport", "")))
+        entry_key = (entry.host.lower(), entry.port, entry.transport.value)
         if account.server is not None:
             pin = True  # the user typed it; keep it
         elif isinstance(sipe_pick, Mapping):
             pick_key = (str(sipe_pick.get("host", "")).lower(), int(sipe_pick.get("port", 0)),
                         str(sipe_pick.get("transport", "")))
-            pin = pick_key != entry_key or bool(entry_doc.get("outside_domain"))
+            pin = pick_key != entry_key or entry.outside_domain
         else:
             pin = True
         accepted = result.accepted_certificate
-        header = result.server.get("server_header")
         return cls(
             at=(now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
             summary=result.summary,
-            host=str(selected.get("host", "")), port=_as_int(selected.get("port")),
-            transport=str(selected.get("transport", "")),
-            scheme=str(result.server.get("scheme", "")),
+            host=selected.host, port=selected.port,
+            transport=selected.candidate.transport.value,
+            scheme=result.server.scheme,
             entry_host=entry_key[0], entry_port=entry_key[1], entry_transport=entry_key[2],
             pin_server=pin,
-            connected_address=str(selected.get("connected_address", "")),
-            server_header=header if isinstance(header, str) else "",
+            connected_address=selected.connected_address,
+            server_header=result.server.server_header,
             certificate=(CertificateTrust(accepted.host, accepted.sha256, accepted.pem)
                          if accepted else None),
         )
@@ -323,10 +320,6 @@ class Profile:
         return replace(profile, transport=settings.transport.value, auth=settings.auth.value,
                        password_stored=stored,
                        password_where=text_field(password, "where") if stored else "")
-
-
-def _as_int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _key_generation() -> int:

@@ -61,7 +61,7 @@ class Redaction:
             if isinstance(candidates, list):
                 found = [str(c.get("host", "")) for c in candidates if isinstance(c, dict)]
             if result.selected:
-                found.append(str(result.selected.get("host", "")))
+                found.append(result.selected.host)
             if account.server is not None:
                 found.append(account.server.host)
             host_names = (account.sip_domain, *(h for h in found if h))
@@ -108,8 +108,8 @@ def _document(result: CheckResult, redaction: Redaction) -> dict[str, object]:
         "account": result.account,
         "steps": [s.to_json() for s in result.steps],
         "discovery": result.discovery,
-        "selected": result.selected,
-        "server": result.server,
+        "selected": result.selected.to_json() if result.selected else None,
+        "server": result.server.to_json(),
         "round_trips": result.round_trips,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
         "redacted": {"user": bool(redaction.users), "hosts": bool(redaction.hosts)},

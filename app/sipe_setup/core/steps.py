@@ -11,12 +11,19 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sipe_setup.core.advice import RenderedAdvice
+
+if TYPE_CHECKING:
+    from sipe_setup.core.discovery.model import Candidate
+    from sipe_setup.core.transport import CertificateInfo
 
 __all__ = [
     "CheckResult",
     "EventSink",
+    "SelectedServer",
+    "ServerFacts",
     "StepEvent",
     "StepId",
     "StepRecorder",
@@ -44,6 +51,7 @@ class StepId(enum.StrEnum):
     CONNECT = "connect"
     TLS = "tls"
     REGISTER = "register"
+    CREDENTIALS = "credentials"  # TLS-DSK: web ticket + sign-in certificate over HTTPS
     AUTHENTICATE = "authenticate"
     SIGNED_OK = "signed-ok"
     DEREGISTER = "deregister"
@@ -152,6 +160,71 @@ class AcceptedCertificate:
     pem: str
 
 
+@dataclass(frozen=True, slots=True)
+class SelectedServer:
+    """The server the check connected to for the sign-in (after any redirect)."""
+
+    candidate: Candidate
+    connected_address: str
+
+    @property
+    def host(self) -> str:
+        return self.candidate.host
+
+    @property
+    def port(self) -> int:
+        return self.candidate.port
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.candidate.to_json(), "connected_address": self.connected_address}
+
+
+@dataclass(slots=True)
+class ServerFacts:
+    """What the check learnt about the server(s) it talked to.
+
+    Attributes:
+        certificate: the SIP server's TLS certificate (TLS only).
+        tls_version: the negotiated TLS version of the SIP connection.
+        server_header: the ``Server`` header of the last answer that had one.
+        offered_schemes: the schemes of the first 401, in header order.
+        scheme: the scheme that signed in (NTLM, Kerberos, TLS-DSK).
+        entry_point: where the sign-in started, before any 301 (what Pidgin must reach).
+        certificate_accepted_by_user: SHA-256 of a SIP certificate the user accepted.
+        webservice_hosts: the Lync web-services hosts contacted (TLS-DSK).
+    """
+
+    certificate: CertificateInfo | None = None
+    tls_version: str = ""
+    server_header: str = ""
+    offered_schemes: list[str] = field(default_factory=list)
+    scheme: str = ""
+    entry_point: Candidate | None = None
+    certificate_accepted_by_user: str = ""
+    webservice_hosts: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        """The report's ``server`` object (keys only for what is known)."""
+        doc: dict[str, object] = {}
+        if self.entry_point is not None:
+            doc["entry_point"] = self.entry_point.to_json()
+        if self.certificate is not None:
+            doc["certificate"] = self.certificate.to_json()
+        if self.tls_version:
+            doc["tls_version"] = self.tls_version
+        if self.certificate_accepted_by_user:
+            doc["certificate_accepted_by_user"] = self.certificate_accepted_by_user
+        if self.server_header:
+            doc["server_header"] = self.server_header
+        if self.offered_schemes:
+            doc["offered_schemes"] = list(self.offered_schemes)
+        if self.webservice_hosts:
+            doc["webservice_hosts"] = list(self.webservice_hosts)
+        if self.scheme:
+            doc["scheme"] = self.scheme
+        return doc
+
+
 @dataclass(slots=True)
 class CheckResult:
     """Everything a check found, for the verdict page and the reports."""
@@ -162,12 +235,15 @@ class CheckResult:
     steps: list[StepResult]
     account: dict[str, object]
     discovery: dict[str, object] | None = None
-    selected: dict[str, object] | None = None
-    server: dict[str, object] = field(default_factory=dict)
+    selected: SelectedServer | None = None
+    server: ServerFacts = field(default_factory=ServerFacts)
     timings: dict[str, float] = field(default_factory=dict)
     round_trips: int = 0
     started: str = ""  # ISO timestamp
     accepted_certificate: AcceptedCertificate | None = None
+    #: Certificates of Lync web-services hosts the user accepted (Pidgin's tls_peers needs
+    #: them too, or it fails where the check passed).
+    accepted_webservice_certificates: tuple[AcceptedCertificate, ...] = ()
 
     @property
     def code(self) -> str:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sipe_setup.core.account import parse_account
+from sipe_setup.core.account import Transport, parse_account
+from sipe_setup.core.discovery import Candidate, CandidateSource
 from sipe_setup.core.profiles import (
     PROFILE_SCHEMA_VERSION,
     Profile,
@@ -20,9 +21,21 @@ from sipe_setup.core.profiles import (
     Validation,
     profile_id,
 )
-from sipe_setup.core.steps import AcceptedCertificate, CheckResult, Verdict
+from sipe_setup.core.steps import (
+    AcceptedCertificate,
+    CheckResult,
+    SelectedServer,
+    ServerFacts,
+    Verdict,
+)
 
 FINGERPRINT = ":".join(["AB"] * 32)
+
+
+def _candidate(host: str, port: int, transport: str, *,
+               outside_domain: bool = False) -> Candidate:
+    return Candidate(host, port, Transport(transport), CandidateSource.MANUAL, "test",
+                     outside_domain=outside_domain)
 
 
 def _result(*, entry: tuple[str, int, str], selected: tuple[str, int, str] | None = None,
@@ -35,11 +48,9 @@ def _result(*, entry: tuple[str, int, str], selected: tuple[str, int, str] | Non
         verdict=verdict, summary="Signed in as alice@example.test", advice=None, steps=[],
         account={},
         discovery={"sipe_would_use": {"host": pick[0], "port": pick[1], "transport": pick[2]}},
-        selected={"host": host, "port": port, "transport": transport,
-                  "connected_address": "127.0.0.1"},
-        server={"scheme": scheme, "entry_point": {"host": entry[0], "port": entry[1],
-                                                  "transport": entry[2],
-                                                  "outside_domain": outside}},
+        selected=SelectedServer(_candidate(host, port, transport), "127.0.0.1"),
+        server=ServerFacts(scheme=scheme,
+                           entry_point=_candidate(*entry, outside_domain=outside)),
         accepted_certificate=cert)
 
 

@@ -1,0 +1,1 @@
+"""The MS-SIPAE schemes as :class:`~sipe_setup.core.auth.mechanism.AuthMechanism` s."""

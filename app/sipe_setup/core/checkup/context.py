@@ -1,0 +1,85 @@
+"""The facts a check gathers as it goes, shared by its steps (typed, no loose dicts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sipe_setup.core.account import AccountSettings, Secret
+from sipe_setup.core.auth.challenge import AuthChallenge
+from sipe_setup.core.checkup.options import CheckOptions
+from sipe_setup.core.checkup.trust import TrustDecider
+from sipe_setup.core.discovery import Candidate, DiscoveryResult
+from sipe_setup.core.steps import AcceptedCertificate, SelectedServer, ServerFacts
+from sipe_setup.core.transport import CertificateInfo, ConnectFailed, SipConnection
+
+if TYPE_CHECKING:
+    from sipe_setup.core.checkup.handshake import HandshakeOutcome
+    from sipe_setup.core.checkup.session import SipSession
+    from sipe_setup.core.sip.register import RegisterDialog
+
+__all__ = ["CheckContext", "ServerAttempt"]
+
+
+@dataclass(slots=True)
+class ServerAttempt:
+    """One candidate server, from connect to sign-out.
+
+    Attributes:
+        number: 0-based attempt number (shown as "server N" in the live view).
+        candidate: the server tried.
+        connection: the open connection once connected.
+        rejected_certificate: a certificate the TLS layer refused (the certificate step asks).
+        tls_failure: the TLS handshake failed after the TCP connect.
+        address: the IP address dialled.
+        session: REGISTER exchanges on the connection.
+        dialog: the REGISTER sequence the sign-in continues.
+        challenges: the first 401's challenges.
+        handshake: the authentication that got an answer other than a challenge.
+    """
+
+    number: int
+    candidate: Candidate
+    connection: SipConnection | None = None
+    rejected_certificate: CertificateInfo | None = None
+    tls_failure: ConnectFailed | None = None
+    address: str = ""
+    session: SipSession | None = None
+    dialog: RegisterDialog | None = None
+    challenges: list[AuthChallenge] = field(default_factory=list)
+    handshake: HandshakeOutcome | None = None
+
+
+@dataclass(slots=True)
+class CheckContext:
+    """Everything the steps of one check read and write."""
+
+    account: AccountSettings
+    password: Secret | None
+    options: CheckOptions
+    hostname: str
+    ask_trust: TrustDecider | None
+    facts: ServerFacts = field(default_factory=ServerFacts)
+    discovery: DiscoveryResult | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    selected: SelectedServer | None = None
+    accepted_certificate: AcceptedCertificate | None = None
+    accepted_webservice_certificates: list[AcceptedCertificate] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    round_trips: int = 0
+    clock_skew: dt.timedelta | None = None
+    started: float = field(default_factory=time.monotonic)
+    connections: list[SipConnection] = field(default_factory=list)
+    attempt: ServerAttempt | None = None
+
+    def since_start(self) -> float:
+        """Seconds since the check started."""
+        return time.monotonic() - self.started
+
+    @property
+    def current(self) -> ServerAttempt:
+        """The server being tried (only valid inside the candidate loop)."""
+        assert self.attempt is not None, "no server attempt in progress"
+        return self.attempt

@@ -1,0 +1,37 @@
+"""How a check runs: timeouts, trust anchors, what it may try."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sipe_setup.core.discovery import DiscoveryOptions
+
+__all__ = ["CheckOptions"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """How a check runs.
+
+    Attributes:
+        discovery: resolver, autodiscover and discovery deadline settings.
+        ca_file: extra CA certificates (PEM) to trust for SIP TLS and the web services.
+        trusted_fingerprints: SHA-256 fingerprints the user already accepted.
+        deadline: the whole check, in seconds.
+        connect_timeout: TCP connect (and, separately, the TLS handshake).
+        response_timeout: waiting for one SIP answer (or one web-services request).
+        hostname: the host name SIPE would use for the epid (default: this machine's).
+        try_other_logins: after a wrong-password answer, try up to two other Login forms
+            to tell a wrong form from a wrong password.
+        max_redirects: 301 hops followed.
+    """
+
+    discovery: DiscoveryOptions = field(default_factory=DiscoveryOptions)
+    ca_file: str | None = None
+    trusted_fingerprints: frozenset[str] = frozenset()
+    deadline: float = 90.0
+    connect_timeout: float = 10.0
+    response_timeout: float = 15.0
+    hostname: str = ""
+    try_other_logins: bool = True
+    max_redirects: int = 3

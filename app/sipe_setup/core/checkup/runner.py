@@ -1,0 +1,232 @@
+"""The trial sign-in: validate → discover → per server: connect → certificate → REGISTER →
+authenticate → verify the answer → sign out.
+
+:class:`CheckRun` is the only writer of step status: a step returns how it ended or raises
+(:mod:`.flow`), and the runner records it, so the live view and the report agree. The CLI and
+the GUI drive this same code.
+
+Behaviour follows SIPE (reference §1.5, §1.6, §3.8) where a user would otherwise be surprised
+by a difference between this check and Pidgin:
+- a connect or TLS failure moves on to the next candidate, and says so; once connected, errors
+  are final (SIPE does not try another server then);
+- a 301 to REGISTER moves to the home pool it names;
+- 480/500 and silence are answered with a timeout instead of SIPE's endless wait.
+
+Safety (DESIGN §6): credentials go only to servers in the SIP domain unless the front end's
+``ask_trust`` allows another one; an untrusted certificate is used only if the user accepted
+that exact fingerprint. Cancelling the task closes every connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+
+from sipe_setup.core.account import AccountSettings, Secret
+from sipe_setup.core.advice import RenderedAdvice, advice
+from sipe_setup.core.checkup.context import CheckContext, ServerAttempt
+from sipe_setup.core.checkup.flow import Redirected, Step, StepFailed, TryNextServer
+from sipe_setup.core.checkup.options import CheckOptions
+from sipe_setup.core.checkup.session import SipSession
+from sipe_setup.core.checkup.steps.authenticate import AuthenticateStep
+from sipe_setup.core.checkup.steps.certificate import CertificateStep
+from sipe_setup.core.checkup.steps.connect import ConnectStep
+from sipe_setup.core.checkup.steps.discover import DiscoverStep
+from sipe_setup.core.checkup.steps.register import RegisterStep
+from sipe_setup.core.checkup.steps.signout import SignOutStep
+from sipe_setup.core.checkup.steps.validate import ValidateStep
+from sipe_setup.core.checkup.steps.verify import VerifyStep
+from sipe_setup.core.checkup.trust import TrustDecider, TrustKind, TrustQuestion
+from sipe_setup.core.discovery import Candidate
+from sipe_setup.core.steps import (
+    CheckResult,
+    EventSink,
+    StepId,
+    StepRecorder,
+    StepResult,
+    StepStatus,
+    Verdict,
+)
+
+__all__ = ["CheckRun", "run_check"]
+
+
+class CheckRun:
+    """One check. ``await execute()`` runs it; :attr:`recorder` holds the steps so far."""
+
+    def __init__(self, account: AccountSettings, password: Secret | None,
+                 options: CheckOptions | None = None, *, on_event: EventSink | None = None,
+                 ask_trust: TrustDecider | None = None) -> None:
+        options = options or CheckOptions()
+        hostname = options.hostname or socket.gethostname() or "localhost"
+        self.ctx = CheckContext(account, password, options, hostname, ask_trust)
+        self.recorder = StepRecorder(on_event)
+        self.started_wall = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+    # --- recording --------------------------------------------------------------------------
+
+    async def _step(self, step: Step) -> None:
+        attempt = self.ctx.attempt.number if self.ctx.attempt else 0
+        record = self.recorder.start(step.id, step.title(self.ctx), attempt)
+        try:
+            outcome = await step.run(self.ctx, lambda text: self.recorder.line(record, text))
+        except StepFailed as failed:
+            self.recorder.finish(record, StepStatus.FAIL, failed.summary, failed.advice)
+            raise
+        except Redirected as redirected:
+            self.recorder.finish(record, StepStatus.PASS, redirected.summary)
+            raise
+        self.recorder.finish(record, outcome.status, outcome.summary, outcome.advice)
+
+    def _record(self, step: StepId, title: str, status: StepStatus, summary: str,
+                advice_value: RenderedAdvice | None = None) -> StepResult:
+        number = self.ctx.attempt.number if self.ctx.attempt else 0
+        record = self.recorder.start(step, title, number)
+        return self.recorder.finish(record, status, summary, advice_value)
+
+    def _close_running(self, status: StepStatus, summary: str,
+                       advice_value: RenderedAdvice | None = None) -> None:
+        for step in self.recorder.steps:
+            if step.status is StepStatus.RUNNING:
+                self.recorder.finish(step, status, summary, advice_value)
+
+    # --- results ----------------------------------------------------------------------------
+
+    def result(self, verdict: Verdict, summary: str,
+               advice_value: RenderedAdvice | None) -> CheckResult:
+        """Assemble the result from what was recorded."""
+        ctx = self.ctx
+        ctx.timings["total"] = ctx.since_start()
+        discovery = None
+        if ctx.discovery is not None:
+            doc = ctx.discovery.to_json()
+            discovery = {**doc["discovery"], "sipe_would_use": doc["selected"],
+                         "warnings": doc["warnings"], "timings": doc["timings"]}
+        return CheckResult(
+            verdict=verdict, summary=summary, advice=advice_value,
+            steps=list(self.recorder.steps), account=_account_summary(ctx),
+            discovery=discovery, selected=ctx.selected, server=ctx.facts,
+            timings=dict(ctx.timings), round_trips=ctx.round_trips, started=self.started_wall,
+            accepted_certificate=ctx.accepted_certificate,
+            accepted_webservice_certificates=tuple(ctx.accepted_webservice_certificates))
+
+    def cancelled_result(self) -> CheckResult:
+        """What to show after the user cancelled."""
+        self._close_running(StepStatus.SKIP, "cancelled")
+        return self.result(Verdict.CANCELLED, "The check was cancelled.", advice("cancelled"))
+
+    # --- the run ----------------------------------------------------------------------------
+
+    async def execute(self) -> CheckResult:
+        """Run the whole check within ``options.deadline``.
+
+        Raises:
+            asyncio.CancelledError: when cancelled (connections are closed first); use
+                :meth:`cancelled_result` for what to show.
+        """
+        deadline = self.ctx.options.deadline
+        try:
+            return await asyncio.wait_for(self._run(), deadline)
+        except TimeoutError:
+            where = next((s.title for s in reversed(self.recorder.steps)
+                          if s.status is StepStatus.RUNNING), "the last step")
+            adv = advice("deadline", timeout=f"{deadline:g}", detail=where)
+            self._close_running(StepStatus.FAIL, "stopped: the check took too long", adv)
+            return self.result(Verdict.FAILED, adv.title, adv)
+        finally:
+            for conn in self.ctx.connections:
+                await conn.close()
+            self.ctx.connections.clear()
+
+    async def _run(self) -> CheckResult:
+        try:
+            await self._step(ValidateStep())
+            await self._step(DiscoverStep())
+            return await self._try_candidates(list(self.ctx.candidates))
+        except StepFailed as failed:
+            return self.result(Verdict.FAILED, failed.advice.title, failed.advice)
+
+    async def _try_candidates(self, queue: list[Candidate]) -> CheckResult:
+        first_failure: StepFailed | None = None
+        redirects = number = 0
+        while queue:
+            candidate = queue.pop(0)
+            self.ctx.attempt = ServerAttempt(number, candidate)
+            number += 1
+            try:
+                return await self._sign_in(candidate, redirects)
+            except TryNextServer as failed:
+                first_failure = first_failure or failed
+                if queue:
+                    self.recorder.line(self.recorder.steps[-1],
+                                       f"SIPE would now try the next server: {queue[0]}")
+            except Redirected as redirected:
+                redirects += 1
+                if redirects > self.ctx.options.max_redirects:
+                    adv = advice("redirect-loop", detail=f"{redirects} redirects")
+                    self._record(StepId.REGISTER, "Follow redirect", StepStatus.FAIL,
+                                 "too many redirects", adv)
+                    raise StepFailed(adv, "too many redirects") from None
+                queue = [redirected.candidate]
+            finally:
+                if self.ctx.current.connection is not None:
+                    await self.ctx.current.connection.close()
+        assert first_failure is not None
+        return self.result(Verdict.FAILED, first_failure.advice.title, first_failure.advice)
+
+    async def _sign_in(self, candidate: Candidate, redirects: int) -> CheckResult:
+        ctx = self.ctx
+        if candidate.outside_domain and not await self._allowed_outside(candidate):
+            self._record(StepId.CONNECT, f"Connect to {candidate}", StepStatus.SKIP,
+                         "not used: outside your SIP domain and not allowed")
+            raise TryNextServer(advice("discovery-outside-domain", host=candidate.host,
+                                       domain=ctx.account.sip_domain), "not allowed")
+        await self._step(ConnectStep())
+        current = ctx.current
+        if current.connection is None or current.connection.certificate is not None:
+            await self._step(CertificateStep())
+        assert current.connection is not None
+        if redirects == 0:
+            ctx.facts.entry_point = candidate  # what Pidgin must reach on its own
+        current.session = SipSession(ctx, current.connection)
+        for step in (RegisterStep(), AuthenticateStep(), VerifyStep(), SignOutStep()):
+            await self._step(step)
+        transport = current.connection.transport.value.upper()
+        summary = (f"Signed in as {ctx.account.signin.address} via {candidate.host}:"
+                   f"{candidate.port} ({transport}, {ctx.facts.scheme})")
+        warn = next((s.advice for s in self.recorder.steps
+                     if s.status is StepStatus.WARN and s.advice), None)
+        return self.result(Verdict.SIGNED_IN, summary, warn)
+
+    async def _allowed_outside(self, candidate: Candidate) -> bool:
+        if self.ctx.ask_trust is None:
+            return False
+        domain = self.ctx.account.sip_domain
+        return await self.ctx.ask_trust(TrustQuestion(
+            TrustKind.OUTSIDE_DOMAIN, candidate.host, candidate.port, domain,
+            f"The server {candidate.host} (found via {candidate.via}) is not inside your SIP "
+            f"domain {domain}. Send your credentials to it?"))
+
+
+def _account_summary(ctx: CheckContext) -> dict[str, object]:
+    """The settings as checked (never the password)."""
+    a = ctx.account
+    return {"signin": a.signin.address, "login": a.login.text,
+            "server": str(a.server) if a.server else "", "transport": a.transport.value,
+            "auth": a.auth.value, "sso": a.sso, "user_agent": a.user_agent,
+            "password_given": bool(ctx.password)}
+
+
+async def run_check(account: AccountSettings, password: Secret | None,
+                    options: CheckOptions | None = None, *, on_event: EventSink | None = None,
+                    ask_trust: TrustDecider | None = None) -> CheckResult:
+    """Run a check; on cancellation returns the cancelled result instead of raising."""
+    run = CheckRun(account, password, options, on_event=on_event, ask_trust=ask_trust)
+    try:
+        return await run.execute()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        return run.cancelled_result()

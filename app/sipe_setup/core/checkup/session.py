@@ -1,0 +1,88 @@
+"""One REGISTER out, its final answer back: the SIP exchange every step uses.
+
+Provisional answers and stray messages are skipped; the clock and the ``Server`` header are
+noted as facts; a silent, closing or non-SIP peer ends the step with its own advice.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sipe_setup.core.advice import advice
+from sipe_setup.core.checkup.context import CheckContext
+from sipe_setup.core.checkup.diagnose import clock_offset
+from sipe_setup.core.checkup.flow import StepFailed, StepLog
+from sipe_setup.core.sip.message import SipProtocolError, SipResponse, SipStreamParser
+from sipe_setup.core.sip.register import RegisterAttempt, RegisterDialog
+from sipe_setup.core.transport import ConnectionClosed, SipConnection
+
+__all__ = ["SipSession"]
+
+
+class SipSession:
+    """REGISTER exchanges on one connection."""
+
+    def __init__(self, ctx: CheckContext, connection: SipConnection) -> None:
+        self._ctx = ctx
+        self.connection = connection
+        self._parser = SipStreamParser()
+
+    def new_dialog(self) -> RegisterDialog:
+        """A fresh REGISTER sequence (new Call-ID), as SIPE starts one per sign-in."""
+        conn = self.connection
+        account = self._ctx.account
+        return RegisterDialog(signin=account.signin, transport=conn.transport,
+                              local_ip=conn.local_ip, local_port=conn.local_port,
+                              hostname=self._ctx.hostname, user_agent=account.user_agent)
+
+    async def exchange(self, attempt: RegisterAttempt, authorization: str | None,
+                       log: StepLog) -> SipResponse:
+        """Send one REGISTER and return its final answer.
+
+        Raises:
+            StepFailed: no answer in time, the connection closed, or not SIP.
+        """
+        request = attempt.authorized(authorization)
+        self._ctx.round_trips += 1
+        label = "REGISTER" + (" (Expires: 0)" if request.header("Expires") == "0" else "")
+        scheme = authorization.split(" ", 1)[0] if authorization else ""
+        log(f"→ {label} CSeq {attempt.cseq}" + (f" with {scheme} Authorization" if scheme
+                                                else ""))
+        timeout = self._ctx.options.response_timeout
+        host = self.connection.host
+        try:
+            await self.connection.send(request.to_bytes(), timeout)
+            return await self._final_answer(attempt, time.monotonic() + timeout, log)
+        except SipProtocolError as exc:
+            raise StepFailed(advice("garbage", host=host, detail=str(exc)),
+                             "not a SIP answer") from None
+        except ConnectionClosed as exc:
+            if exc.kind == "timeout":
+                raise StepFailed(advice("no-response", host=host, timeout=f"{timeout:g}"),
+                                 f"no answer within {timeout:g} s") from None
+            raise StepFailed(advice("server-closed", host=host, detail=str(exc)),
+                             "the server closed the connection") from None
+
+    async def _final_answer(self, attempt: RegisterAttempt, deadline: float,
+                            log: StepLog) -> SipResponse:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConnectionClosed("no answer", "timeout")
+            data = await self.connection.receive(remaining)
+            for message in self._parser.feed(data):
+                if not (isinstance(message, SipResponse) and attempt.is_response_to(message)):
+                    continue
+                log(f"← {message.status} {message.reason}")
+                if message.status < 200:
+                    continue
+                self._note(message)
+                return message
+
+    def _note(self, response: SipResponse) -> None:
+        server_header = response.header("Server")
+        if server_header:
+            self._ctx.facts.server_header = server_header
+        skew = clock_offset(response)
+        if skew is not None:
+            self._ctx.clock_skew = skew

@@ -1,0 +1,1 @@
+"""The steps of a check, one module each, in the order the runner uses them."""
