@@ -13,6 +13,7 @@ from sipe_setup.core.auth.challenge import ChallengeScheme
 from sipe_setup.core.auth.mechanism import AuthMechanism
 from sipe_setup.core.auth.mechanisms.kerberos import KerberosMechanism
 from sipe_setup.core.auth.mechanisms.ntlm import NtlmMechanism
+from sipe_setup.core.auth.mechanisms.tls_dsk import SigninCertificate, TlsDskMechanism
 
 __all__ = ["MechanismSetup", "create_mechanism", "supported_schemes"]
 
@@ -26,12 +27,14 @@ class MechanismSetup:
         password: the password, or None with Single Sign-On.
         hostname: this machine's name (NTLM workstation).
         timeout: for I/O in ``prepare`` (a KDC, a web service).
+        signin_certificate: TLS-DSK's certificate, fetched beforehand from the web services.
     """
 
     account: AccountSettings
     password: Secret | None
     hostname: str
     timeout: float
+    signin_certificate: SigninCertificate | None = None
 
 
 def _ntlm(setup: MechanismSetup) -> AuthMechanism:
@@ -44,7 +47,12 @@ def _kerberos(setup: MechanismSetup) -> AuthMechanism:
                              sso=setup.account.sso, timeout=setup.timeout)
 
 
+def _tls_dsk(setup: MechanismSetup) -> AuthMechanism:
+    return TlsDskMechanism(setup.signin_certificate)
+
+
 _FACTORIES: dict[ChallengeScheme, Callable[[MechanismSetup], AuthMechanism]] = {
+    ChallengeScheme.TLS_DSK: _tls_dsk,
     ChallengeScheme.KERBEROS: _kerberos,
     ChallengeScheme.NTLM: _ntlm,
 }
