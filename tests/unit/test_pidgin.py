@@ -515,7 +515,7 @@ def test_corrupt_accounts_xml_is_left_alone(purple: Path, fake_plugin: Path, kin
 
     for call in (
         lambda: export_account(purple, ALICE, password_mode=PasswordMode.KEYRING,
-                               trusted_certificate=TrustedCertificate("h.example", "PEM")),
+                               trusted_certificates=(TrustedCertificate("h.example", "PEM"),)),
         lambda: read_sipe_accounts(purple),
         lambda: remove_cleartext_password(purple, ALICE.name),
     ):
@@ -644,7 +644,7 @@ def test_keyring_plugin_path_finds_the_debian_plugin() -> None:
 def test_trusted_certificate_goes_to_tls_peers(purple: Path, no_plugin: None) -> None:
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     result = export_account(purple, ALICE, password_mode=PasswordMode.NONE,
-                            trusted_certificate=TrustedCertificate("sip.example.test", pem))
+                            trusted_certificates=(TrustedCertificate("sip.example.test", pem),))
     path = purple / "certificates" / "x509" / "tls_peers" / "sip.example.test"
     assert result.certificate_file == path
     assert path.read_text() == pem

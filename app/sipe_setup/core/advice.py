@@ -278,6 +278,112 @@ _ENTRIES: Final = (
         "The server's {scheme} challenge is malformed or lacks what SIPE needs ({detail}). "
         "SIPE reports “Failed to authenticate to server”.",
         "Report this to IT with the code.", None),
+    # --- TLS-DSK (certificate sign-in; reference tls-dsk.md) --------------------------------
+    AdviceEntry(
+        "dsk-no-sts", "SS-DSK-NOSTS", "The server offers TLS-DSK without a certificate service",
+        "The server's TLS-DSK challenge has no sts-uri, so there is no address to get a "
+        "sign-in certificate from. Pidgin stops with “No URI for certificate provisioning "
+        "service provided”.",
+        "Set Authentication scheme to {alternative}, or ask IT to check the Lync web services "
+        "(CertProvisioningService) of the pool.", Field.AUTH),
+    AdviceEntry(
+        "dsk-ws-untrusted", "SS-DSK-CA", "The certificate of the web services at {host} is not "
+        "trusted",
+        "To sign in with TLS-DSK, Pidgin first fetches a sign-in certificate from {host} over "
+        "HTTPS. That server's certificate (fingerprint {fingerprint}) is not trusted "
+        "({detail}). Pidgin will ask about it too, or fail.",
+        "Install the company CA (or pass --ca-file), or compare the fingerprint with IT and "
+        "accept it; the export then hands it to Pidgin.", None),
+    AdviceEntry(
+        "dsk-ws-host", "SS-DSK-HOST", "The web services host {host} is outside your SIP domain",
+        "The server sends the certificate request to {host}, which is not inside {domain}; "
+        "your password would go there. You did not allow it.",
+        "If IT confirms {host} belongs to the company, run the check again and allow it.",
+        None),
+    AdviceEntry(
+        "dsk-ws-unreachable", "SS-DSK-NET", "The Lync web services at {host} cannot be reached",
+        "Getting a sign-in certificate needs HTTPS to {url}, and that failed: {detail}. "
+        "Pidgin stops with “Web ticket request to … failed”.",
+        "Check the VPN or proxy (the web services are often only reachable inside the company); "
+        "or set Authentication scheme to {alternative}.", Field.AUTH),
+    AdviceEntry(
+        "dsk-mex", "SS-DSK-MEX", "The Lync web services describe themselves wrongly",
+        "The service description at {url} is not usable: {detail}. Pidgin stops with “Web "
+        "ticket request to … failed”.",
+        "Report the code and the detail to IT; or set Authentication scheme to {alternative}.",
+        Field.AUTH),
+    AdviceEntry(
+        "dsk-ticket-password", "SS-DSK-401", "Wrong password or Login (web ticket refused)",
+        "The web ticket service at {host} refused the Login “{login}” with this password "
+        "(HTTP {status}{server_reason}). Pidgin stops with “Web ticket request to … failed”.",
+        "Check the password (Caps Lock?). If it is right, check the Login: usually "
+        "COMPANY\\username or username@company.com.", Field.PASSWORD),
+    AdviceEntry(
+        "dsk-ticket", "SS-DSK-TICKET", "The web ticket service refused to issue a ticket",
+        "The web ticket service at {url} answered: {detail}. Pidgin stops with “Web ticket "
+        "request to … failed”.",
+        "Report the server's words and the code to IT; or set Authentication scheme to "
+        "{alternative}.", Field.AUTH),
+    AdviceEntry(
+        "dsk-certprov", "SS-DSK-CERT", "No sign-in certificate was issued",
+        "The certificate service at {url} did not issue a usable certificate: {detail}. Pidgin "
+        "stops with “Certificate request to … failed”.",
+        "Report the code and the detail to IT; or set Authentication scheme to "
+        "{alternative}.", Field.AUTH),
+    AdviceEntry(
+        "dsk-short-cert", "SS-DSK-SHORT", "The sign-in certificate is valid for less than an "
+        "hour",
+        "The certificate service issued a certificate that is valid for too short a time "
+        "({detail}). "
+        "Pidgin's SIPE asks for a new one whenever less than an hour is left, so it loops "
+        "forever and never signs in.",
+        "IT must issue sign-in certificates valid for more than an hour (Lync's default is "
+        "8 hours); check this computer's clock too. Meanwhile set Authentication scheme to "
+        "{alternative}.", Field.AUTH),
+    AdviceEntry(
+        "dsk-tls-frame", "SS-DSK-FRAME", "The server's TLS-DSK answer is framed in a way SIPE "
+        "cannot read",
+        "The server split its TLS handshake messages over several records ({detail}). Lync "
+        "sends them in one; Pidgin's SIPE fails with “Failed to authenticate to server”.",
+        "This server is not behaving like Lync; report it to IT, or set Authentication "
+        "scheme to {alternative}.", Field.AUTH),
+    AdviceEntry(
+        "dsk-tls-version", "SS-DSK-TLS10", "The server refuses the TLS 1.0 that TLS-DSK uses",
+        "SIPE runs the TLS-DSK handshake with TLS 1.0 only, and the server refused it "
+        "({detail}). Pidgin fails with “Failed to authenticate to server”.",
+        "IT must allow TLS 1.0 for TLS-DSK on the pool (Lync/Skype for Business needs it for "
+        "this), or enable NTLM/Kerberos; set Authentication scheme to {alternative}.",
+        Field.AUTH),
+    AdviceEntry(
+        "dsk-tls-failed", "SS-DSK-TLS", "The TLS-DSK handshake failed",
+        "The certificate handshake inside the sign-in failed: {detail}. Pidgin fails with "
+        "“Failed to authenticate to server”.",
+        "Report the code and the detail to IT; or set Authentication scheme to "
+        "{alternative}.", Field.AUTH),
+    AdviceEntry(
+        "dsk-rejected", "SS-DSK-REJECT", "The server refused the sign-in certificate",
+        "The TLS-DSK handshake completed, but the server answered 401 ({server_reason}). The "
+        "certificate may not be published for your account, or the account is blocked.",
+        "Ask IT to check certificate authentication for your account; or set Authentication "
+        "scheme to {alternative}.", Field.AUTH),
+    AdviceEntry(
+        "dsk-rc4", "SS-DSK-RC4", "The server chose the obsolete RC4 cipher for TLS-DSK",
+        "The server picked {suite}; SIPE accepts it and signs with {algorithm}, and the "
+        "sign-in works. RC4 is broken cryptography.",
+        "Nothing to change here; IT should disable RC4 on the pool.", None),
+    AdviceEntry(
+        "dsk-auto-fails", "SS-DSK-AUTO", "Pidgin with Authentication scheme Auto would fail here",
+        "The server offers TLS-DSK, which Pidgin's SIPE always picks under Auto, and TLS-DSK "
+        "fails ({detail}). SIPE does not fall back to another scheme then. {working} works, so "
+        "the profile pins {working}.",
+        "Keep Authentication scheme {working} (the export sets it); IT can fix TLS-DSK: "
+        "{detail_short}.", Field.AUTH),
+    AdviceEntry(
+        "dsk-libxml", "SS-DSK-LIBXML", "Pidgin's SIPE on this computer cannot do TLS-DSK",
+        "{detail} TLS-DSK needs SIPE to read the Lync web services' XML, so Pidgin fails with "
+        "“Web ticket request to … failed” (autodiscover and the contact list suffer too).",
+        "{fix} See the README, section “Pidgin's SIPE and libxml2”, for the fix on this "
+        "system.", Field.AUTH),
     AdviceEntry(
         "kerberos-no-ticket", "SS-KRB-TICKET", "No Kerberos ticket",
         "Single Sign-On with Kerberos needs a ticket, but none was found ({detail}).",

@@ -26,7 +26,7 @@ import os
 import sys
 import unicodedata
 import xml.etree.ElementTree as ET  # only to build and serialise; parsing is defused
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -151,9 +151,14 @@ class ExportResult:
     accounts_xml: Path
     backup: Path | None
     created: bool  # False: an existing account with the same name was updated
-    certificate_file: Path | None
+    certificate_files: tuple[Path, ...]  # tls_peers files written (SIP server, web services)
     keyring_plugin_enabled: bool  # prefs.xml loads pidgin-gnome-keyring in Pidgin and Finch
     notes: list[str] = field(default_factory=list)  # plain-words lines for the user
+
+    @property
+    def certificate_file(self) -> Path | None:
+        """The first certificate written (the SIP server's when there is one)."""
+        return self.certificate_files[0] if self.certificate_files else None
 
 
 @dataclass(frozen=True)
@@ -493,7 +498,7 @@ def export_account(
     *,
     password_mode: PasswordMode,
     password: Secret | None = None,
-    trusted_certificate: TrustedCertificate | None = None,
+    trusted_certificates: Sequence[TrustedCertificate] = (),
     now: datetime | None = None,
 ) -> ExportResult:
     """Merge ``entry`` into ``purple_dir/accounts.xml`` as an enabled prpl-sipe account.
@@ -513,9 +518,7 @@ def export_account(
     _check_entry(entry)
     if password_mode is PasswordMode.CLEARTEXT and not password:
         raise ValueError("Password mode 'cleartext' needs the password.")
-    cert_name = (
-        None if trusted_certificate is None else tls_peer_file_name(trusted_certificate.host)
-    )
+    cert_names = [tls_peer_file_name(c.host) for c in trusted_certificates]
     _ensure_not_running(purple_dir)
 
     accounts_path = _accounts_path(purple_dir)
@@ -528,15 +531,16 @@ def export_account(
 
     ensure_private_dir(purple_dir)
     notes: list[str] = []
-    certificate_file: Path | None = None
-    certificate_note = ""
-    if trusted_certificate is not None and cert_name is not None:
-        peers = purple_dir / "certificates" / "x509" / "tls_peers"
+    certificate_files: list[Path] = []
+    certificate_notes: list[str] = []
+    peers = purple_dir / "certificates" / "x509" / "tls_peers"
+    for trusted, cert_name in zip(trusted_certificates, cert_names, strict=True):
         ensure_private_dir(peers)
         certificate_file = peers / cert_name
-        write_atomic(certificate_file, trusted_certificate.pem.encode("utf-8"))
-        certificate_note = (
-            f"Pidgin will trust the certificate you accepted for {trusted_certificate.host} "
+        write_atomic(certificate_file, trusted.pem.encode("utf-8"))
+        certificate_files.append(certificate_file)
+        certificate_notes.append(
+            f"Pidgin will trust the certificate you accepted for {trusted.host} "
             f"without asking again ({certificate_file})."
         )
 
@@ -556,8 +560,7 @@ def export_account(
     notes.append(f"{action} the Pidgin account “{entry.name}” in {accounts_path}.")
     if backup is not None:
         notes.append(f"The previous file was saved as {backup}.")
-    if certificate_note:
-        notes.append(certificate_note)
+    notes.extend(certificate_notes)
     keyring_enabled = False
     if password_mode is PasswordMode.NONE and entry.sso:
         notes.append("No password is saved: Single Sign-On uses your Kerberos ticket.")
@@ -584,7 +587,7 @@ def export_account(
         accounts_xml=accounts_path,
         backup=backup,
         created=created,
-        certificate_file=certificate_file,
+        certificate_files=tuple(certificate_files),
         keyring_plugin_enabled=keyring_enabled,
         notes=notes,
     )

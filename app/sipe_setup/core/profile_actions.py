@@ -206,12 +206,11 @@ def export_profile(profile: Profile, *, purple_dir: Path, mode: PasswordMode,
         assert secret is not None
         place = store_pidgin_password(entry.name, secret)
         lines.append(f"Password for Pidgin: {place.description}.")
-    cert = profile.validation.certificate if profile.validation else None
-    trusted = (TrustedCertificate(cert.host, cert.pem) if cert is not None and cert.pem
-               else None)
+    accepted = profile.validation.accepted_certificates if profile.validation else ()
+    trusted = tuple(TrustedCertificate(c.host, c.pem) for c in accepted if c.pem)
     result = export_account(purple_dir, entry, password_mode=mode,
                             password=secret if mode is PasswordMode.CLEARTEXT else None,
-                            trusted_certificate=trusted, now=now)
+                            trusted_certificates=trusted, now=now)
     lines = [*result.notes, *lines]
     return ExportOutcome(result, entry, lines)
 

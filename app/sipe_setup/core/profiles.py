@@ -17,7 +17,9 @@ File format (``PROFILE_FORMAT``, ``PROFILE_SCHEMA_VERSION`` 1)::
      "validation": null | {"at", "summary", "host", "port", "transport", "scheme",
                            "connected_address", "server_header",
                            "entry": {"host", "port", "transport"}, "pin_server",
-                           "certificate": null | {"host", "sha256", "accepted_by_user", "pem"}},
+                           "certificate": null | {"host", "sha256", "accepted_by_user", "pem"},
+                           "webservice_certificates": [{"host", "sha256", …, "pem"}] (optional;
+                           TLS-DSK's web-services hosts the user accepted)},
      "password": {"stored": false} | {"stored": true, "where": "...", "key_generation": 1},
      "created": ISO, "updated": ISO}
 """
@@ -140,7 +142,7 @@ class Validation:
     host: str
     port: int
     transport: str  # "tls" | "tcp": what was really used
-    scheme: str  # "NTLM" | "Kerberos"
+    scheme: str  # "NTLM" | "Kerberos" | "TLS-DSK"
     entry_host: str  # where the sign-in started (before any 301 redirect)
     entry_port: int
     entry_transport: str
@@ -148,6 +150,13 @@ class Validation:
     connected_address: str = ""
     server_header: str = ""
     certificate: CertificateTrust | None = None
+    webservice_certificates: tuple[CertificateTrust, ...] = ()
+
+    @property
+    def accepted_certificates(self) -> tuple[CertificateTrust, ...]:
+        """Every certificate Pidgin must be told to trust: the SIP server's, then the web
+        services' (TLS-DSK fetches its sign-in certificate from those over HTTPS)."""
+        return ((self.certificate,) if self.certificate else ()) + self.webservice_certificates
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -158,6 +167,7 @@ class Validation:
                       "transport": self.entry_transport},
             "pin_server": self.pin_server,
             "certificate": self.certificate.to_json() if self.certificate else None,
+            "webservice_certificates": [c.to_json() for c in self.webservice_certificates],
         }
 
     @classmethod
@@ -196,6 +206,9 @@ class Validation:
             server_header=result.server.server_header,
             certificate=(CertificateTrust(accepted.host, accepted.sha256, accepted.pem)
                          if accepted else None),
+            webservice_certificates=tuple(
+                CertificateTrust(c.host, c.sha256, c.pem)
+                for c in result.accepted_webservice_certificates),
         )
 
 
@@ -352,17 +365,10 @@ def _validation(value: object) -> Validation | None:
     if scheme not in _SCHEMES:
         raise ValueError(f"“scheme” must be one of {', '.join(_SCHEMES)}")
     certificate = value.get("certificate")
-    trust: CertificateTrust | None = None
-    if certificate is not None:
-        if not isinstance(certificate, dict):
-            raise ValueError("“certificate” is not an object")
-        sha256 = normalize_sha256_fingerprint(text_field(certificate, "sha256"))
-        if sha256 is None:
-            raise ValueError("“sha256” is not a SHA-256 fingerprint (32 hex pairs with colons)")
-        pem = text_field(certificate, "pem", limit=64 * 1024) or None
-        if pem is not None and not _PEM_RE.fullmatch(pem):
-            raise ValueError("“pem” is not one PEM certificate")
-        trust = CertificateTrust(_host(certificate, "host"), sha256, pem)
+    trust = None if certificate is None else _certificate_trust(certificate)
+    webservices = value.get("webservice_certificates", [])
+    if not isinstance(webservices, list) or len(webservices) > 8:
+        raise ValueError("“webservice_certificates” is not a list of up to 8 certificates")
     return Validation(
         at=text_field(value, "at"), summary=text_field(value, "summary", 1024),
         host=_host(value, "host"), port=_port(value, "port"),
@@ -373,7 +379,20 @@ def _validation(value: object) -> Validation | None:
         connected_address=text_field(value, "connected_address", 64),
         server_header=text_field(value, "server_header", 256),
         certificate=trust,
+        webservice_certificates=tuple(_certificate_trust(c) for c in webservices),
     )
+
+
+def _certificate_trust(certificate: object) -> CertificateTrust:
+    if not isinstance(certificate, dict):
+        raise ValueError("a certificate is not an object")
+    sha256 = normalize_sha256_fingerprint(text_field(certificate, "sha256"))
+    if sha256 is None:
+        raise ValueError("“sha256” is not a SHA-256 fingerprint (32 hex pairs with colons)")
+    pem = text_field(certificate, "pem", limit=64 * 1024) or None
+    if pem is not None and not _PEM_RE.fullmatch(pem):
+        raise ValueError("“pem” is not one PEM certificate")
+    return CertificateTrust(_host(certificate, "host"), sha256, pem)
 
 
 def _host(doc: Mapping[str, Any], key: str) -> str:

@@ -192,6 +192,9 @@ class ServerFacts:
         entry_point: where the sign-in started, before any 301 (what Pidgin must reach).
         certificate_accepted_by_user: SHA-256 of a SIP certificate the user accepted.
         webservice_hosts: the Lync web-services hosts contacted (TLS-DSK).
+        sipe_cannot_do_tls_dsk: this machine's Pidgin/SIPE cannot parse XML (libxml2 probe).
+        auto_fails_in_pidgin: with Auto, Pidgin would pick TLS-DSK and fail; ``scheme`` is
+            what the check proved instead (and what the export pins).
     """
 
     certificate: CertificateInfo | None = None
@@ -202,6 +205,8 @@ class ServerFacts:
     entry_point: Candidate | None = None
     certificate_accepted_by_user: str = ""
     webservice_hosts: list[str] = field(default_factory=list)
+    sipe_cannot_do_tls_dsk: bool = False
+    auto_fails_in_pidgin: bool = False
 
     def to_json(self) -> dict[str, object]:
         """The report's ``server`` object (keys only for what is known)."""
@@ -220,6 +225,10 @@ class ServerFacts:
             doc["offered_schemes"] = list(self.offered_schemes)
         if self.webservice_hosts:
             doc["webservice_hosts"] = list(self.webservice_hosts)
+        if self.sipe_cannot_do_tls_dsk:
+            doc["sipe_cannot_do_tls_dsk"] = True
+        if self.auto_fails_in_pidgin:
+            doc["auto_fails_in_pidgin"] = True
         if self.scheme:
             doc["scheme"] = self.scheme
         return doc

@@ -144,3 +144,50 @@ def test_import_reports_broken_accounts_and_keeps_going(tmp_path: Path) -> None:
     again = import_pidgin_accounts(store, PasswordVault(MemoryKeyring()), tmp_path,
                                    only="bob@example.test")
     assert again[0].profile is None and "exists already" in again[0].lines[0]
+
+
+def _pem(host: str) -> str:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_export_hands_pidgin_the_web_services_certificate_too(tmp_path: Path) -> None:
+    """TLS-DSK fetches its certificate over HTTPS from the web services: a certificate the
+    user accepted there must reach Pidgin's tls_peers, or Pidgin fails where the check
+    passed (and it survives the profile file round trip)."""
+    import dataclasses
+
+    from sipe_setup.core.profiles import CertificateTrust, Validation
+
+    fingerprint = ":".join(["AB"] * 32)
+    validation = Validation(
+        at="2026-11-29T00:00:00+00:00", summary="Signed in", host="pool.example.test",
+        port=5061, transport="tls", scheme="TLS-DSK", entry_host="pool.example.test",
+        entry_port=5061, entry_transport="tls", pin_server=True,
+        certificate=CertificateTrust("pool.example.test", fingerprint, _pem("pool")),
+        webservice_certificates=(CertificateTrust("web.example.test", fingerprint,
+                                                  _pem("web")),))
+    profile = dataclasses.replace(_profile(), validation=validation)
+    store = ProfileStore(tmp_path / "p")
+    store.save(profile)
+    reloaded = store.load("Work")
+    assert reloaded.validation == validation
+    outcome = export_profile(reloaded, purple_dir=tmp_path / "purple", mode=PasswordMode.NONE,
+                             vault=PasswordVault(MemoryKeyring()))
+    peers = tmp_path / "purple" / "certificates" / "x509" / "tls_peers"
+    assert sorted(p.name for p in peers.iterdir()) == ["pool.example.test", "web.example.test"]
+    assert "web.example.test" in "\n".join(outcome.lines)
+    [account] = read_sipe_accounts(tmp_path / "purple")
+    assert account.entry.authentication == "auto"  # TLS-DSK proven: Auto picks it, as SIPE
