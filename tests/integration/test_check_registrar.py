@@ -90,7 +90,7 @@ SCENARIO_CODES = [
     ("voip-digest", "SS-SIP-NOTLYNC", Field.SERVER),
     ("bad-signature", "SS-AUTH-SIG", None),
     ("auth-loop", "SS-AUTH-LOOP", Field.PASSWORD),
-    ("tls-dsk-only", "SS-AUTH-DSK", Field.AUTH),
+    ("tls-dsk-only", "SS-DSK-NET", Field.AUTH),
     ("clock-skew", "SS-AUTH-CLOCK", None),
 ]
 

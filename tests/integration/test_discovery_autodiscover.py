@@ -23,7 +23,13 @@ from sipe_setup.core.discovery import (
     discover,
 )
 from tests.conftest import require_tool
-from tests.servers.autodiscover import AutodiscoverServer, Reply, root_document, user_document
+from tests.servers.autodiscover import (
+    AutodiscoverServer,
+    Reply,
+    root_document,
+    user_document,
+    webticket_mex_document,
+)
 from tests.servers.dnsmasq import Dnsmasq, DnsZone
 from tests.servers.testca import TestCA, self_signed
 
@@ -148,8 +154,79 @@ def test_web_ticket_needed_is_reported(lab: Lab) -> None:
     result = lab.run(login="EXAMPLE\\alice", password="Passw0rd!")
     hops = [a for a in result.autodiscover if USER_PATH in a.url]
     assert hops and all(a.outcome is AutodiscoverOutcome.NEEDS_WEB_TICKET for a in hops)
-    assert "not supported yet; comes with TLS-DSK" in hops[0].detail
+    # Was "not supported yet; comes with TLS-DSK": the ticket is now asked for, and the
+    # detail says how that went (here: the web ticket service does not exist).
+    assert "the server wants a web ticket from" in hops[0].detail
+    assert "getting one failed" in hops[0].detail and "HTTP 404" in hops[0].detail
     assert WarningCode.AUTODISCOVER_WEB_TICKET in {w.code for w in result.warnings}
+
+
+WEBTICKET_PATH = "/WebTicket/WebTicketService.svc"
+
+
+def _web_ticket_lab(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *,
+                    win_negotiate_host: str = WEB) -> str:
+    """Root → User link that wants a web ticket from the web ticket service on WEB."""
+    users = tmp_path / "ntlm-users"
+    users.write_text("EXAMPLE:alice:Passw0rd!\n", encoding="utf-8")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    user_url = lab.url("https", WEB, USER_PATH)
+    lab.server.route(EXTERNAL, "/", Reply(root_document(user_href=user_url)))
+    lab.server.route(WEB, USER_PATH, Reply(user_document(external=(f"edge.{DOMAIN}", 443)),
+                                           accept_web_ticket=True,
+                                           web_ticket_url=lab.url("https", WEB, WEBTICKET_PATH)))
+    negotiate = lab.url("https", win_negotiate_host, f"{WEBTICKET_PATH}/WinNegotiate")
+    lab.server.route(WEB, f"{WEBTICKET_PATH}/mex", Reply(webticket_mex_document(negotiate),
+                                                         content_type="text/xml"))
+    lab.server.route(win_negotiate_host, f"{WEBTICKET_PATH}/WinNegotiate",
+                     Reply(ntlm_protected=True, web_ticket_issuer=True))
+    return user_url
+
+
+def test_user_link_needing_a_web_ticket_gets_one(lab: Lab, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    user_url = _web_ticket_lab(lab, tmp_path, monkeypatch)
+    result = lab.run(login="EXAMPLE\\alice", password="Passw0rd!")
+    hops = [a for a in result.autodiscover if USER_PATH in a.url]
+    assert hops and all(a.outcome is AutodiscoverOutcome.SERVERS for a in hops), hops
+    assert all(a.authenticated and "with a web ticket from" in a.detail for a in hops)
+    assert result.selected is not None and result.selected.host == f"edge.{DOMAIN}"
+    assert WarningCode.AUTODISCOVER_WEB_TICKET not in {w.code for w in result.warnings}
+    # The RST asked for the User URL (AppliesTo) for the sign-in address, after HTTP NTLM.
+    tickets = lab.server.issued_web_tickets
+    assert tickets and {t.applies_to for t in tickets} == {user_url}
+    assert {t.claim for t in tickets} == {f"sip:alice@{DOMAIN}"}
+    assert all(t.user.lower().endswith("alice") for t in tickets)
+    assert lab.server.web_ticket_uses
+    # SIPE's headers on the retried GET.
+    retried = [r for r in lab.server.requests if "X-MS-WebTicket" in r.headers]
+    assert retried and all(r.headers["Accept"] == "application/vnd.microsoft.rtc.autodiscover"
+                           "+xml;v=1" and r.headers["X-MS-WebTicket"].startswith("opaque=")
+                           for r in retried)
+    assert "Passw0rd!" not in str(result.to_json())
+
+
+def test_web_ticket_with_wrong_password_falls_through(lab: Lab, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    _web_ticket_lab(lab, tmp_path, monkeypatch)
+    result = lab.run(login="EXAMPLE\\alice", password="Nope-4711")
+    hops = [a for a in result.autodiscover if USER_PATH in a.url]
+    assert hops and all(a.outcome is AutodiscoverOutcome.NEEDS_WEB_TICKET for a in hops)
+    assert "did not accept the credentials" in hops[0].detail
+    assert "Nope-4711" not in str(result.to_json())
+    assert not lab.server.issued_web_tickets
+    assert all(c.source is not CandidateSource.AUTODISCOVER for c in result.candidates)
+
+
+def test_web_ticket_password_never_goes_outside_the_domain(
+        lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The mex (inside the domain) points the password at an IP address: not inside it.
+    _web_ticket_lab(lab, tmp_path, monkeypatch, win_negotiate_host="127.0.0.1")
+    result = lab.run(login="EXAMPLE\\alice", password="Passw0rd!")
+    hops = [a for a in result.autodiscover if USER_PATH in a.url]
+    assert hops and all(a.outcome is AutodiscoverOutcome.NEEDS_WEB_TICKET for a in hops)
+    assert "not allowed" in hops[0].detail
+    assert not [r for r in lab.server.requests if r.method == "POST"]
 
 
 def test_redirect_document_is_followed(lab: Lab) -> None:

@@ -6,6 +6,12 @@ pool behind them. Each route answers with a :class:`Reply`: a document, a wrong 
 a huge body, a slow answer, or an NTLM-protected User document (HTTP NTLM through pyspnego's
 acceptor; set ``NTLM_USER_FILE`` to a file of ``DOMAIN:user:password`` lines).
 
+It also plays the Lync web ticket service next to autodiscover ([MS-OCDISCWS], tls-dsk.md
+§5.1): a User route with ``accept_web_ticket`` answers 401 + ``X-MS-WebTicketURL`` until the
+request carries ``X-MS-WebTicket: opaque=<base64 Assertion>`` of a ticket this server issued;
+``webticket_mex_document`` is the service's mex, and a POST route with ``web_ticket_issuer``
+(usually also ``ntlm_protected``) answers a WS-Trust RST with an RSTR as Lync does.
+
 Run standalone to poke at it::
 
     python -m tests.servers.autodiscover --domain example.test --pool pool.example.test:5061
@@ -16,11 +22,15 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import datetime as dt
 import http.server
+import re
+import secrets
 import socket
 import ssl
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar
@@ -34,10 +44,12 @@ from tests.servers.testca import IssuedCertificate
 __all__ = [
     "AUTODISCOVER_XML",
     "AutodiscoverServer",
+    "IssuedWebTicket",
     "RecordedRequest",
     "Reply",
     "root_document",
     "user_document",
+    "webticket_mex_document",
 ]
 
 AUTODISCOVER_XML = "application/vnd.microsoft.rtc.autodiscover+xml; v=1"
@@ -76,6 +88,51 @@ def user_document(*, internal: tuple[str, int] | None = None,
             f'<User>{"".join(parts)}</User></AutodiscoverResponse>').encode()
 
 
+def webticket_mex_document(win_negotiate_url: str, *, wsfed_bearer_url: str = "") -> bytes:
+    """The web ticket service's mex (its WinNegotiate and optionally WsFedBearer ports)."""
+    ports = []
+    if win_negotiate_url:
+        ports.append(f'<wsdl:port name="WebTicketServiceWinNegotiate" binding="tns:x">'
+                     f'<soap:address location="{win_negotiate_url}"/></wsdl:port>')
+    if wsfed_bearer_url:
+        ports.append(f'<wsdl:port name="WsFedBearer" binding="tns:y">'
+                     f'<soap:address location="{wsfed_bearer_url}"/></wsdl:port>')
+    return ('<?xml version="1.0" encoding="utf-8"?><wsdl:definitions name="WebTicketService" '
+            'xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" '
+            'xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"><wsdl:service '
+            f'name="WebTicketService">{"".join(ports)}</wsdl:service>'
+            '</wsdl:definitions>').encode()
+
+
+def _rstr(assertion: str, issued: dt.datetime) -> bytes:
+    """An RSTR like Lync's (and the capture's): canonical Lifetime, SAML 1.1 assertion."""
+    created = issued.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    expires = (issued + dt.timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    entropy = base64.b64encode(secrets.token_bytes(32)).decode()
+    return ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/'
+            'oasis-200401-wss-wssecurity-utility-1.0.xsd"><s:Body>'
+            '<RequestSecurityTokenResponse xmlns="http://docs.oasis-open.org/ws-sx/ws-trust/200512">'
+            "<TokenType>http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1"
+            f"</TokenType><RequestedSecurityToken>{assertion}</RequestedSecurityToken>"
+            "<RequestedProofToken><ComputedKey>"
+            "http://docs.oasis-open.org/ws-sx/ws-trust/200512/CK/PSHA1</ComputedKey>"
+            f"</RequestedProofToken><Entropy><BinarySecret>{entropy}</BinarySecret></Entropy>"
+            f"<Lifetime><wsu:Created>{created}</wsu:Created><wsu:Expires>{expires}</wsu:Expires>"
+            "</Lifetime><KeySize>256</KeySize></RequestSecurityTokenResponse></s:Body>"
+            "</s:Envelope>").encode()
+
+
+@dataclass(frozen=True)
+class IssuedWebTicket:
+    """A web ticket this server handed out: for whom, for which URL, its raw assertion."""
+
+    user: str
+    applies_to: str
+    claim: str
+    assertion: str
+
+
 @dataclass(frozen=True)
 class Reply:
     """What a route answers.
@@ -87,6 +144,9 @@ class Reply:
         always_401: answer 401 whatever the client sends (web-ticket-only services).
         huge_body: instead of ``body``, send this many filler bytes.
         delay: seconds to wait before answering (a hanging server).
+        accept_web_ticket: answer ``body`` only to a request whose ``X-MS-WebTicket`` holds a
+            ticket this server issued; else 401 (+ ``X-MS-WebTicketURL``).
+        web_ticket_issuer: (POST) answer a WS-Trust RST with an RSTR holding a new ticket.
     """
 
     body: bytes = b""
@@ -98,6 +158,8 @@ class Reply:
     always_401: bool = False
     huge_body: int = 0
     delay: float = 0.0
+    accept_web_ticket: bool = False
+    web_ticket_issuer: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +170,8 @@ class RecordedRequest:
     query: str
     headers: dict[str, str]
     sni: str
+    method: str = "GET"
+    body: bytes = b""
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -120,6 +184,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
+        self._handle("GET", b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._handle("POST", self.rfile.read(min(length, 1024 * 1024)))
+
+    def _handle(self, method: str, body: bytes) -> None:
         owner = self.server.owner
         split = urlsplit(self.path)
         host = (self.headers.get("Host") or "").lower()
@@ -128,7 +199,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.connection, ssl.SSLSocket) else ""
         owner.requests.append(RecordedRequest(self.server.scheme, host, split.path,
                                               split.query, dict(self.headers.items()),
-                                              sni or ""))
+                                              sni or "", method, body))
         reply = owner.routes.get((self.server.scheme, host, split.path)) or owner.routes.get(
             ("*", host, split.path))
         if reply is None:
@@ -139,7 +210,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if reply.always_401:
             self._unauthorized()
             return
+        if reply.accept_web_ticket and not self._web_ticket_ok():
+            self._unauthorized()
+            return
         if reply.ntlm_protected and not self._ntlm_done():
+            return
+        if reply.web_ticket_issuer:
+            self._issue_web_ticket(body)
             return
         if reply.huge_body:
             self._send_huge(reply)
@@ -162,6 +239,45 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         routes = self.server.owner.routes
         return routes.get((self.server.scheme, host, split.path)) or routes.get(
             ("*", host, split.path))
+
+    def _web_ticket_ok(self) -> bool:
+        owner = self.server.owner
+        value = self.headers.get("X-MS-WebTicket", "")
+        if not value.startswith("opaque="):
+            return False
+        try:
+            assertion = base64.b64decode(value[len("opaque="):], validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return False
+        ticket = next((t for t in owner.issued_web_tickets if t.assertion == assertion), None)
+        if ticket is None or not ticket.applies_to.endswith(urlsplit(self.path).path):
+            owner.web_ticket_failures += 1
+            return False
+        owner.web_ticket_uses.append(ticket)
+        return True
+
+    def _issue_web_ticket(self, body: bytes) -> None:
+        owner = self.server.owner
+        text = body.decode("utf-8", "replace")
+        applies = re.search(r"<wsa:Address>([^<]*)</wsa:Address>", text)
+        claim = re.search(r"<auth:Value>([^<]*)</auth:Value>", text)
+        if "RequestSecurityToken" not in text or applies is None:
+            self._send(400, "text/html", b"<html>not an RST</html>")
+            return
+        issued = dt.datetime.now(dt.UTC)
+        assertion = (
+            '<saml:Assertion MajorVersion="1" MinorVersion="1" '
+            f'AssertionID="SamlSecurityToken-{uuid.uuid4()}" Issuer="autodiscover-test" '
+            'xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion"><saml:Conditions><saml:'
+            f"AudienceRestrictionCondition><saml:Audience>{applies.group(1)}</saml:Audience>"
+            "</saml:AudienceRestrictionCondition></saml:Conditions><saml:AuthenticationStatement>"
+            f"<saml:Subject><saml:NameIdentifier>{claim.group(1) if claim else ''}"
+            "</saml:NameIdentifier></saml:Subject></saml:AuthenticationStatement>"
+            "</saml:Assertion>")
+        owner.issued_web_tickets.append(IssuedWebTicket(
+            owner.authenticated_users[-1] if owner.authenticated_users else "",
+            applies.group(1), claim.group(1) if claim else "", assertion))
+        self._send(200, "text/xml; charset=utf-8", _rstr(assertion, issued))
 
     def _ntlm_done(self) -> bool:
         """Drive the NTLM acceptor; True once authenticated (else a 401 was sent)."""
@@ -243,6 +359,9 @@ class AutodiscoverServer:
     requests: list[RecordedRequest] = field(default_factory=list)
     authenticated_users: list[str] = field(default_factory=list)
     auth_failures: int = 0
+    issued_web_tickets: list[IssuedWebTicket] = field(default_factory=list)
+    web_ticket_uses: list[IssuedWebTicket] = field(default_factory=list)
+    web_ticket_failures: int = 0
     http_port: int = 0
     https_port: int = 0
     _servers: list[_Server] = field(default_factory=list)

@@ -1,8 +1,12 @@
-"""The server side of MS-SIPAE connectionless NTLM, for the test registrar.
+"""The server side of MS-SIPAE connectionless NTLM, for the test registrar (and of HTTP NTLM,
+for the test web services).
 
 A registrar hands out one :class:`NtlmServerHandshake` per ``opaque`` (its CHALLENGE), feeds it
 the client's AUTHENTICATE, and on success gets an :class:`NtlmServerSession` that verifies the
-client's message signatures and signs the registrar's responses (``rspauth``).
+client's message signatures and signs the registrar's responses (``rspauth``). An HTTP server
+answers a NEGOTIATE with ``new_handshake(negotiate=...)`` instead: connection-oriented NTLM,
+where signing and key exchange are optional (SIPE's HTTP AUTHENTICATE has neither).
+:class:`Accounts` is the user table both servers share.
 
 Invariants:
 - All cryptography is the client's own code (:mod:`sipe_setup.core.auth.ntlm`,
@@ -53,6 +57,7 @@ from sipe_setup.core.sip.message import (
 __all__ = [
     "DEFAULT_CHALLENGE_FLAGS",
     "SERVER_2022_VERSION",
+    "Accounts",
     "NtlmAcceptResult",
     "NtlmAcceptor",
     "NtlmRejectReason",
@@ -75,6 +80,9 @@ SERVER_2022_VERSION = NtlmVersion(10, 0, 20348, 0x0F)
 
 UserTable = Mapping[tuple[str, str], str]
 """``{(DOMAIN upper-case, user lower-case): password}``; UPN logins use domain ``""``."""
+
+_CONNECTIONLESS_NEEDS = F.SIGN | F.EXTENDED_SESSIONSECURITY | F.KEY_EXCH | F.UNICODE
+_CONNECTION_NEEDS = F.UNICODE
 
 
 class NtlmRejectReason(enum.StrEnum):
@@ -172,13 +180,16 @@ class NtlmServerSession:
 
 
 class NtlmServerHandshake:
-    """One outstanding CHALLENGE (one ``opaque``) and the check of its AUTHENTICATE."""
+    """One outstanding CHALLENGE (one ``opaque``, or one HTTP connection) and the check of its
+    AUTHENTICATE."""
 
-    def __init__(self, acceptor: NtlmAcceptor, server_challenge: bytes, timestamp: int) -> None:
+    def __init__(self, acceptor: NtlmAcceptor, server_challenge: bytes, timestamp: int, *,
+                 flags: int | None = None, connectionless: bool = True) -> None:
         self._acceptor = acceptor
         self.server_challenge = server_challenge
         self.timestamp = timestamp
-        self.challenge = acceptor.encode_challenge(server_challenge, timestamp)
+        self.connectionless = connectionless
+        self.challenge = acceptor.encode_challenge(server_challenge, timestamp, flags)
         """The CHALLENGE (Type 2) bytes to send base64-encoded in ``gssapi-data``."""
 
     def accept(self, authenticate: bytes) -> NtlmAcceptResult:
@@ -196,7 +207,7 @@ class NtlmServerHandshake:
         if len(blob) < 32 or blob[:2] != b"\x01\x01":
             return NtlmAcceptResult(NtlmRejectReason.BAD_BLOB,
                                     "NTLMv2 blob has a wrong header or is too short", **who)
-        needed = F.SIGN | F.EXTENDED_SESSIONSECURITY | F.KEY_EXCH | F.UNICODE
+        needed = _CONNECTIONLESS_NEEDS if self.connectionless else _CONNECTION_NEEDS
         if needed & ~msg.flags:
             return NtlmAcceptResult(NtlmRejectReason.MISSING_FLAGS,
                                     f"client flags 0x{msg.flags:08x} lack 0x{needed:08x}",
@@ -211,10 +222,13 @@ class NtlmServerHandshake:
         if not hmac.compare_digest(expected.nt_proof_str, msg.nt_response[:16]):
             return NtlmAcceptResult(NtlmRejectReason.WRONG_PASSWORD,
                                     f"NTProofStr mismatch for {msg.domain}\\{msg.user}", **who)
-        if len(msg.encrypted_session_key) != 16:
+        if not msg.flags & F.KEY_EXCH:  # only connection-oriented NTLM gets here without it
+            exported = expected.session_base_key
+        elif len(msg.encrypted_session_key) != 16:
             return NtlmAcceptResult(NtlmRejectReason.MALFORMED,
                                     "KEY_EXCH without a 16-byte encrypted session key", **who)
-        exported = rc4(expected.session_base_key, msg.encrypted_session_key)
+        else:
+            exported = rc4(expected.session_base_key, msg.encrypted_session_key)
         keys = NtlmSessionKeys.derive(msg.flags, exported)
         session = NtlmServerSession(keys, user=msg.user, domain=msg.domain)
         return NtlmAcceptResult(None, "authenticated", session=session, **who)
@@ -254,12 +268,29 @@ class NtlmAcceptor:
     def __repr__(self) -> str:
         return f"NtlmAcceptor(domain={self.nb_domain!r}, users={len(self.users)})"
 
-    def new_handshake(self, server_challenge: bytes | None = None) -> NtlmServerHandshake:
-        """A fresh CHALLENGE (random server challenge unless given)."""
+    def new_handshake(self, server_challenge: bytes | None = None, *,
+                      negotiate: bytes | None = None) -> NtlmServerHandshake:
+        """A fresh CHALLENGE (random server challenge unless given).
+
+        Without ``negotiate``: connectionless (SIP), with this acceptor's flags. With the
+        client's NEGOTIATE (HTTP): connection-oriented, granting what the client asked for and
+        this acceptor supports, as Windows does.
+
+        Raises:
+            NtlmProtocolError: ``negotiate`` is not an NTLM NEGOTIATE.
+        """
         challenge = server_challenge if server_challenge is not None else self._rand(8)
         if len(challenge) != 8:
             raise ValueError("the server challenge is 8 bytes")
-        return NtlmServerHandshake(self, challenge, self._now())
+        if negotiate is None:
+            return NtlmServerHandshake(self, challenge, self._now())
+        if len(negotiate) < 16 or negotiate[:8] != NTLM_SIGNATURE or negotiate[8:12] != (
+                b"\x01\x00\x00\x00"):
+            raise NtlmProtocolError("not an NTLM NEGOTIATE (type 1)")
+        (asked,) = struct.unpack_from("<I", negotiate, 12)
+        flags = (asked & self.flags & ~F.DATAGRAM) | F.TARGET_INFO | F.TARGET_TYPE_DOMAIN
+        return NtlmServerHandshake(self, challenge, self._now(), flags=flags,
+                                   connectionless=False)
 
     def target_info(self, timestamp: int) -> bytes:
         """Target info in the capture's order: NB domain, NB computer, DNS domain/computer, time."""
@@ -273,15 +304,58 @@ class NtlmAcceptor:
             pairs.append((AvId.TIMESTAMP, struct.pack("<Q", timestamp)))
         return encode_av_pairs(pairs)
 
-    def encode_challenge(self, server_challenge: bytes, timestamp: int) -> bytes:
+    def encode_challenge(self, server_challenge: bytes, timestamp: int,
+                         flags: int | None = None) -> bytes:
         """CHALLENGE bytes: 56-byte header with VERSION, target name, target info."""
+        flags = self.flags if flags is None else flags
         target_name = self.nb_domain.encode("utf-16-le")
         info = self.target_info(timestamp)
         name_off = 56
         info_off = name_off + len(target_name)
         header = (NTLM_SIGNATURE + struct.pack("<I", 2)
                   + struct.pack("<HHI", len(target_name), len(target_name), name_off)
-                  + struct.pack("<I", self.flags & 0xFFFFFFFF) + server_challenge
+                  + struct.pack("<I", flags & 0xFFFFFFFF) + server_challenge
                   + b"\x00" * 8 + struct.pack("<HHI", len(info), len(info), info_off)
                   + self.version.to_bytes())
         return header + target_name + info
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """The test servers' accounts: ``(DOMAIN, user, password)`` in one SIP/DNS domain.
+
+    Like Active Directory, an account logs in as DOMAIN\\user, as the UPN user@<domain> and as
+    the bare user name (with ``domain_form_only``, as DOMAIN\\user only), and it owns the SIP
+    URI ``sip:user@<domain>`` (a UPN-only entry ``("", "user@domain", password)`` owns
+    ``sip:user@domain``).
+    """
+
+    entries: tuple[tuple[str, str, str], ...]
+    domain: str
+    domain_form_only: bool = False
+
+    def logins(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """``{(DOMAIN, login): (password, SIP URI)}`` for every accepted login form."""
+        table: dict[tuple[str, str], tuple[str, str]] = {}
+        for domain, user, password in self.entries:
+            address = user.lower() if "@" in user else f"{user.lower()}@{self.domain}"
+            owned = (password, f"sip:{address}")
+            table[(domain.upper(), user.lower())] = owned
+            if domain and not self.domain_form_only:
+                table[("", f"{user}@{self.domain}".lower())] = owned
+                table[("", user.lower())] = owned
+        return table
+
+    def sip_uri(self, domain: str, user: str) -> str | None:
+        """The SIP URI the account behind a login owns (None: no such login)."""
+        entry = self.logins().get((domain.upper(), user.lower()))
+        return entry[1] if entry else None
+
+    def acceptor(self, computer_fqdn: str) -> NtlmAcceptor:
+        """An NTLM acceptor for these logins, claiming to be ``computer_fqdn``."""
+        nb_domain = next((d.upper() for d, _u, _p in self.entries if d),
+                         self.domain.split(".")[0].upper())
+        return NtlmAcceptor({k: pw for k, (pw, _uri) in self.logins().items()},
+                            nb_domain=nb_domain, dns_domain=self.domain,
+                            nb_computer=computer_fqdn.split(".")[0].upper(),
+                            dns_computer=computer_fqdn)

@@ -1,10 +1,19 @@
 """A Lync-like SIP registrar for tests and demos: the server side of MS-SIPAE.
 
-It speaks SIP over TCP or TLS, challenges with NTLM (connectionless, versions 4/3/none) and
-Kerberos (keytab), checks the NTLMv2 response against its user table, signs every answer after
-the handshake (``Authentication-Info`` with ``rspauth``/``srand``/``snum``) and verifies the
-client's signatures on everything it sends afterwards — so real pidgin-sipe runs its own
-signature checks against it. Scenarios reproduce the failures sipe-setup explains.
+It speaks SIP over TCP or TLS, challenges with NTLM (connectionless, versions 4/3/none),
+Kerberos (keytab) and TLS-DSK, checks the NTLMv2 response against its user table, signs every
+answer after the handshake (``Authentication-Info`` with ``rspauth``/``srand``/``snum``) and
+verifies the client's signatures on everything it sends afterwards — so real pidgin-sipe runs
+its own signature checks against it. Scenarios reproduce the failures sipe-setup explains.
+
+The ``tls-dsk*`` scenarios also run the Lync web services a TLS-DSK client needs first
+(:mod:`tests.servers.webservices`: mex, web ticket over HTTP NTLM, certificate provisioning
+from the test CA) and do the TLS handshake inside REGISTER with
+:mod:`tests.servers.tls_dsk_acceptor`, accepting only the client certificate the web services
+published for the From user. In-process::
+
+    with RegistrarThread(RegistrarConfig(users=USERS, scenario="tls-dsk")) as registrar:
+        registrar.port, registrar.webservices.sts_uri, registrar.webservices.https_cert_pem
 
 Standalone, so a person can point the wizard or Pidgin at it::
 
@@ -25,6 +34,7 @@ import datetime as dt
 import email.utils
 import logging
 import secrets
+import signal
 import ssl
 import sys
 import threading
@@ -32,8 +42,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography import x509
+
 from sipe_setup.core.auth.signature import fields_from_message
 from sipe_setup.core.sip.message import (
+    AuthParams,
     SipProtocolError,
     SipRequest,
     SipResponse,
@@ -41,10 +54,24 @@ from sipe_setup.core.sip.message import (
     parse_auth_params,
 )
 from tests.servers.ntlm_acceptor import (
+    Accounts,
     NtlmAcceptor,
     NtlmServerHandshake,
     NtlmServerSession,
     request_signature,
+)
+from tests.servers.tls_dsk_acceptor import (
+    TlsDskAcceptor,
+    TlsDskOptions,
+    TlsDskServerHandshake,
+    TlsDskServerSession,
+)
+from tests.servers.webservices import (
+    HttpsCertificate,
+    WebServicesOptions,
+    WebServicesServer,
+    WebServicesStats,
+    WebTicketFailure,
 )
 
 LOG = logging.getLogger("registrar")
@@ -75,6 +102,83 @@ SCENARIOS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class TlsDskScenario:
+    """A TLS-DSK scenario: what the 401 offers and how the two TLS-DSK servers behave.
+
+    Attributes:
+        offer_ntlm: offer NTLM (and Kerberos, with a keytab) besides TLS-DSK, as Lync 2013 and
+            Skype for Business do.
+        sts_uri: put ``sts-uri`` in the TLS-DSK offer.
+        version: the TLS-DSK ``version`` (3: the REGISTER that completes the handshake is not
+            signed).
+        corrupt_rspauth: a wrong ``rspauth`` on the 200 OK.
+    """
+
+    description: str
+    offer_ntlm: bool = False
+    sts_uri: bool = True
+    version: int = 4
+    corrupt_rspauth: bool = False
+    acceptor: TlsDskOptions = field(default_factory=TlsDskOptions)
+    webservices: WebServicesOptions = field(default_factory=WebServicesOptions)
+
+
+TLS_DSK_SCENARIOS: dict[str, TlsDskScenario] = {
+    "tls-dsk": TlsDskScenario("TLS-DSK only, with web services: sign-in works"),
+    "tls-dsk+ntlm": TlsDskScenario("TLS-DSK and NTLM in one 401 (Lync 2013/SfB)",
+                                   offer_ntlm=True),
+    "tls-dsk-no-sts": TlsDskScenario("TLS-DSK without sts-uri", sts_uri=False),
+    "tls-dsk-v3": TlsDskScenario("TLS-DSK version=3: the completing REGISTER is unsigned",
+                                 version=3),
+    "tls-dsk-bad-rspauth": TlsDskScenario("TLS-DSK, the 200 OK's rspauth is wrong",
+                                          corrupt_rspauth=True),
+    "tls-dsk-split-flight": TlsDskScenario(
+        "TLS-DSK server flight one record per message (SIPE fails)",
+        acceptor=TlsDskOptions(coalesce=False)),
+    "tls-dsk-rc4-md5": TlsDskScenario(
+        "TLS-DSK server picks RC4-MD5 (SIPE's first choice): HMAC-MD5 signatures",
+        acceptor=TlsDskOptions(rc4_md5=True)),
+    "tls-dsk-tls12-only": TlsDskScenario(
+        "TLS-DSK server wants TLS 1.2: SIPE's TLS 1.0 hello gets an alert",
+        acceptor=TlsDskOptions(tls12_only=True)),
+    "tls-dsk-unpublished": TlsDskScenario(
+        "certificate issued but not published: 401 1000 after the handshake",
+        webservices=WebServicesOptions(publish=False)),
+    "tls-dsk-webticket-401": TlsDskScenario(
+        "web ticket: 401 with X-Ms-diagnostics after NTLM",
+        webservices=WebServicesOptions(webticket_failure=WebTicketFailure.UNAUTHORIZED)),
+    "tls-dsk-webticket-fault": TlsDskScenario(
+        "web ticket: SOAP fault with internalerror/text, HTTP 200",
+        webservices=WebServicesOptions(webticket_failure=WebTicketFailure.FAULT)),
+    "tls-dsk-webticket-fault-500": TlsDskScenario(
+        "web ticket: the same SOAP fault with HTTP 500",
+        webservices=WebServicesOptions(webticket_failure=WebTicketFailure.FAULT_500)),
+    "tls-dsk-negotiate": TlsDskScenario(
+        "web ticket offers Negotiate and NTLM (SIPE tries Kerberos, then NTLM)",
+        webservices=WebServicesOptions(offer_negotiate=True)),
+    "tls-dsk-certprov-500": TlsDskScenario(
+        "certificate provisioning answers HTTP 500",
+        webservices=WebServicesOptions(certprov_500=True)),
+    "tls-dsk-short-cert": TlsDskScenario(
+        "client certificates valid 30 min (SIPE re-provisions forever)",
+        webservices=WebServicesOptions(certificate_lifetime=dt.timedelta(minutes=30))),
+    "tls-dsk-noncanonical-lifetime": TlsDskScenario(
+        "RSTR Lifetime redeclares wsu: the ticket's digest fails",
+        webservices=WebServicesOptions(canonical_lifetime=False)),
+    "tls-dsk-mex-no-policy": TlsDskScenario(
+        "CertProv mex without the web ticket policy",
+        webservices=WebServicesOptions(mex_policy=False)),
+    "tls-dsk-untrusted-sts": TlsDskScenario(
+        "web services on a self-signed HTTPS certificate",
+        webservices=WebServicesOptions(https_certificate=HttpsCertificate.SELF_SIGNED)),
+    "tls-dsk-ecdsa-https": TlsDskScenario(
+        "web services on an ECDSA HTTPS certificate (allowed)",
+        webservices=WebServicesOptions(https_certificate=HttpsCertificate.ECDSA)),
+}
+SCENARIOS.update({name: scenario.description for name, scenario in TLS_DSK_SCENARIOS.items()})
+
+
 @dataclass
 class RegistrarConfig:
     """What the registrar accepts and how it misbehaves."""
@@ -88,10 +192,30 @@ class RegistrarConfig:
     redirect_to: str = ""  # host:port[;transport=tcp]
     server_header: str = "RTC/6.0.9319.0"
     offer_ntlm: bool = True
+    webservices: WebServicesOptions | None = None
+    """Web services behaviour for a ``tls-dsk*`` scenario, instead of the scenario's own."""
+
+    @property
+    def tls_dsk(self) -> TlsDskScenario | None:
+        """The TLS-DSK scenario, if this is one (``tls-dsk-only`` is not: it only challenges)."""
+        return TLS_DSK_SCENARIOS.get(self.scenario)
 
     @property
     def offers_kerberos(self) -> bool:
-        return self.keytab is not None and self.scenario not in ("tls-dsk-only",)
+        tls_dsk = self.tls_dsk
+        return (self.keytab is not None and self.scenario not in ("tls-dsk-only",)
+                and (tls_dsk is None or tls_dsk.offer_ntlm))
+
+    @property
+    def offers_ntlm(self) -> bool:
+        tls_dsk = self.tls_dsk
+        return (self.offer_ntlm and self.scenario not in ("kerberos-only", "tls-dsk-only")
+                and (tls_dsk is None or tls_dsk.offer_ntlm))
+
+    def accounts(self) -> Accounts:
+        """The user table (only DOMAIN\\user logins in the wrong-login-form scenario)."""
+        return Accounts(tuple(self.users), self.domain,
+                        domain_form_only=self.scenario == "wrong-login-form")
 
 
 @dataclass
@@ -109,6 +233,15 @@ class RegistrarStats:
     user_agents: list[str] = field(default_factory=list)
     last_principal: str = ""
     last_reject: str = ""
+    register_auth_schemes: list[str] = field(default_factory=list)
+    """The Authorization scheme of every authorized REGISTER, in order."""
+    tls_dsk_handshakes: int = 0
+    webservices: WebServicesStats | None = None
+    """The web services' own counts (``tls-dsk*`` scenarios)."""
+
+    @property
+    def http_requests(self) -> int:
+        return self.webservices.requests if self.webservices is not None else 0
 
 
 class KerberosServerSession:
@@ -138,14 +271,18 @@ class KerberosServerSession:
         return True
 
 
-ServerSession = NtlmServerSession | KerberosServerSession
+ServerSession = NtlmServerSession | KerberosServerSession | TlsDskServerSession
 
 
 @dataclass
 class SecurityAssociation:
-    """The state of one client's completed (or ongoing) authentication on a connection."""
+    """The state of one client's completed (or ongoing) authentication on a connection.
 
-    scheme: str  # "NTLM" or "Kerberos"
+    TLS-DSK holds its keys (``session``) one REGISTER before it is ``complete``: the TLS
+    handshake ends with the server's Finished in a 401, and the next REGISTER completes it.
+    """
+
+    scheme: str  # "NTLM", "Kerberos" or "TLS-DSK"
     opaque: str
     target: str  # targetname as challenged
     version: int | None
@@ -153,6 +290,9 @@ class SecurityAssociation:
     handshake: NtlmServerHandshake | None = None
     complete: bool = False
     snum: int = 0
+    tls: TlsDskServerHandshake | None = None
+    certificate_accepted: bool = False
+    """TLS-DSK: the client's certificate is the one published for the From user."""
 
     @property
     def signature_version(self) -> int:
@@ -236,11 +376,16 @@ class SipRegistrarConnection:
         if corrupt:
             signature = signature[:-8] + ("0" * 8 if not signature.endswith("0" * 8)
                                           else "1" * 8)
-        info = (f'{sa.scheme} rspauth="{signature}", srand="{srand}", snum="{sa.snum}", '
-                f'opaque="{sa.opaque}", qop="auth", targetname="{sa.target}", '
-                f'realm="{REALM}"')
-        if sa.version is not None and sa.version >= 4 and sa.scheme != "NTLM":
-            info += f", version={sa.version}"
+        if sa.scheme == "TLS-DSK":  # the order of captures/tlsdsk-signin.wire.txt
+            info = (f'TLS-DSK qop="auth", opaque="{sa.opaque}", srand="{srand}", '
+                    f'snum="{sa.snum}", rspauth="{signature}", targetname="{sa.target}", '
+                    f'realm="{REALM}", version={sa.version}')
+        else:
+            info = (f'{sa.scheme} rspauth="{signature}", srand="{srand}", snum="{sa.snum}", '
+                    f'opaque="{sa.opaque}", qop="auth", targetname="{sa.target}", '
+                    f'realm="{REALM}"')
+            if sa.version is not None and sa.version >= 4 and sa.scheme != "NTLM":
+                info += f", version={sa.version}"
         self.stats.signed_responses += 1
         return response.with_header("Authentication-Info", info)
 
@@ -267,18 +412,25 @@ class SipRegistrarConnection:
         vtext = f", version={version}" if version is not None else ""
         offers: list[tuple[str, str]] = []
         scenario = self.config.scenario
+        tls_dsk = self.config.tls_dsk
         if scenario == "tls-dsk-only":
             offers.append(("WWW-Authenticate",
                            f'TLS-DSK realm="{REALM}", targetname="{self.config.target}", '
                            f'version=4, sts-uri="https://{self.config.target}/CertProv/'
                            'CertProvisioningService.svc"'))
-        else:
-            if self.config.offers_kerberos:
-                offers.append(("WWW-Authenticate", f'Kerberos realm="{REALM}", '
-                               f'targetname="sip/{self.config.target}"{vtext}'))
-            if self.config.offer_ntlm and scenario != "kerberos-only":
-                offers.append(("WWW-Authenticate", f'NTLM realm="{REALM}", '
-                               f'targetname="{self.config.target}"{vtext}'))
+        elif tls_dsk is not None:
+            offer = (f'TLS-DSK realm="{REALM}", targetname="{self.config.target}", '
+                     f'version={tls_dsk.version}')
+            webservices = self.registrar.webservices
+            if tls_dsk.sts_uri and webservices is not None:
+                offer += f', sts-uri="{webservices.sts_uri}"'
+            offers.append(("WWW-Authenticate", offer))
+        if self.config.offers_kerberos:
+            offers.append(("WWW-Authenticate", f'Kerberos realm="{REALM}", '
+                           f'targetname="sip/{self.config.target}"{vtext}'))
+        if self.config.offers_ntlm:
+            offers.append(("WWW-Authenticate", f'NTLM realm="{REALM}", '
+                           f'targetname="{self.config.target}"{vtext}'))
         return self.response(request, 401, "Unauthorized", offers, date=self._date())
 
     def _date(self) -> str:
@@ -344,6 +496,7 @@ class SipRegistrarConnection:
     async def handle_authorized_register(self, request: SipRequest, auth: str) -> bool:
         params = parse_auth_params(auth)
         scheme = params.scheme
+        self.registrar.stats.register_auth_schemes.append(scheme)
         sa = self.association
         if sa is not None and sa.complete:
             # Re-REGISTER or de-REGISTER in the signed form.
@@ -355,11 +508,13 @@ class SipRegistrarConnection:
             await self.send(self.signed(self.ok_response(request, expires or "7200")))
             return True
 
+        if scheme.upper() == "TLS-DSK" and self.registrar.tls_dsk is not None:
+            return await self.tls_dsk_step(request, params)
         gssapi_data = params.get("gssapi-data")
         if gssapi_data is None:
             await self.send(self.first_challenge(request))
             return True
-        if scheme.upper() == "NTLM" and self.config.offer_ntlm:
+        if scheme.upper() == "NTLM" and self.config.offers_ntlm:
             return await self.ntlm_step(request, params.get("opaque"), gssapi_data)
         if scheme.lower() == "kerberos" and self.config.offers_kerberos:
             return await self.kerberos_step(request, gssapi_data)
@@ -424,6 +579,78 @@ class SipRegistrarConnection:
         self.stats.last_principal = session.principal
         return await self.after_handshake(request)
 
+    async def tls_dsk_step(self, request: SipRequest, params: AuthParams) -> bool:
+        """One TLS-DSK REGISTER: a TLS flight in ``gssapi-data``, or the completing REGISTER.
+
+        Flights are answered with 401s carrying the server's flight (reference §1.5): the
+        ClientHello starts an association (and its ``opaque``), the client's second flight
+        ends the handshake and gets ChangeCipherSpec + Finished. The next REGISTER, without
+        ``gssapi-data``, completes authentication if the client's certificate is the one
+        published for its From URI.
+        """
+        tls_dsk, acceptor = self.config.tls_dsk, self.registrar.tls_dsk
+        assert tls_dsk is not None and acceptor is not None
+        opaque, data = params.get("opaque"), params.get("gssapi-data")
+        sa = self.association
+        if opaque is None and data:
+            handshake = acceptor.new_handshake()
+            sa = SecurityAssociation("TLS-DSK", f"{secrets.randbits(32):08X}",
+                                     self.config.target, tls_dsk.version, tls=handshake)
+            self.association = sa
+        elif sa is None or sa.tls is None or opaque != sa.opaque:
+            await self.send(self.first_challenge(request))
+            return True
+        else:
+            handshake = sa.tls
+        if data:
+            try:
+                records = base64.b64decode(data, validate=True)
+            except ValueError:
+                await self.send(self.response(request, 400, "Bad Request"))
+                return True
+            step = handshake.step(records)
+            if step.error:
+                return await self.reject_tls_dsk(request, step.error, gssapi_data=step.output)
+            if step.complete:
+                sa.session = handshake.session
+                self.stats.tls_dsk_handshakes += 1
+                sa.certificate_accepted = self.registrar.certificate_published(
+                    self._uri(request, "From"), handshake.client_certificate)
+            await self.send(self.tls_dsk_flight(request, sa, step.output))
+            return True
+        if sa.session is None:
+            await self.send(self.first_challenge(request))
+            return True
+        if not sa.certificate_accepted:
+            return await self.reject_tls_dsk(
+                request, "the client certificate is not the one published for the From user")
+        sa.complete = True
+        certificate = handshake.client_certificate
+        self.stats.last_principal = certificate.subject.rfc4514_string() if certificate else ""
+        return await self.after_handshake(request)
+
+    async def reject_tls_dsk(self, request: SipRequest, why: str, *,
+                             gssapi_data: bytes = b"") -> bool:
+        """A failed TLS-DSK handshake: 401 with the TLS alert (if any) or ms-diagnostics 1000."""
+        LOG.info("TLS-DSK rejected: %s", why)
+        self.stats.auth_failures += 1
+        self.stats.last_reject = why
+        sa, self.association = self.association, None
+        if gssapi_data and sa is not None:
+            await self.send(self.tls_dsk_flight(request, sa, gssapi_data))
+        else:
+            await self.send(self.failed_auth(request))
+        return True
+
+    def tls_dsk_flight(self, request: SipRequest, sa: SecurityAssociation,
+                       records: bytes) -> SipResponse:
+        """A 401 carrying the server's TLS records (as SIPE's capture shows it, §1.5)."""
+        token = base64.b64encode(records).decode("ascii")
+        return self.response(request, 401, "Unauthorized", [(
+            "WWW-Authenticate",
+            f'TLS-DSK opaque="{sa.opaque}", gssapi-data="{token}", '
+            f'targetname="{sa.target}", realm="{REALM}", version={sa.version}')])
+
     def failed_auth(self, request: SipRequest) -> SipResponse:
         response = self.first_challenge(request)
         return response.with_header(
@@ -482,10 +709,12 @@ class SipRegistrarConnection:
                 ("Contact", f"<sip:{self.config.redirect_to}>")])))
             return True
         ok = self.ok_response(request, "7200")
+        tls_dsk = self.config.tls_dsk
+        corrupt = scenario == "bad-signature" or (tls_dsk is not None and tls_dsk.corrupt_rspauth)
         if scenario == "unsigned-ok":
             await self.send(ok)
         else:
-            await self.send(self.signed(ok, corrupt=scenario == "bad-signature"))
+            await self.send(self.signed(ok, corrupt=corrupt))
         return True
 
     def ok_response(self, request: SipRequest, expires: str) -> SipResponse:
@@ -506,6 +735,12 @@ class SipRegistrarConnection:
         to = request.header("To") or ""
         start, end = to.find("<sip:"), to.find(">")
         return to[start + 5:end] if 0 <= start < end else "unknown"
+
+    @staticmethod
+    def _uri(request: SipRequest, header: str) -> str:
+        value = request.header(header) or ""
+        start, end = value.find("<"), value.find(">")
+        return value[start + 1:end] if 0 <= start < end else value.split(";", 1)[0].strip()
 
     async def handle_other(self, request: SipRequest) -> bool:
         """SUBSCRIBE, SERVICE, NOTIFY... after sign-in: verify the signature, answer signed."""
@@ -534,6 +769,8 @@ class Registrar:
             raise ValueError(f"unknown scenario {config.scenario!r}")
         self.config = config
         self.stats = RegistrarStats()
+        self.webservices: WebServicesServer | None = None
+        self.tls_dsk: TlsDskAcceptor | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -544,17 +781,28 @@ class Registrar:
         user name (empty domain) — except in the wrong-login-form scenario, which accepts only
         DOMAIN\\user.
         """
-        table: dict[tuple[str, str], str] = {}
-        for domain, user, password in self.config.users:
-            table[(domain.upper(), user.lower())] = password
-            if domain and self.config.scenario != "wrong-login-form":
-                table[("", f"{user}@{self.config.domain}".lower())] = password
-                table[("", user.lower())] = password
-        nb_domain = next((d.upper() for d, _u, _p in self.config.users if d),
-                         self.config.domain.split(".")[0].upper())
-        return NtlmAcceptor(table, nb_domain=nb_domain, dns_domain=self.config.domain,
-                            nb_computer=self.config.target.split(".")[0].upper(),
-                            dns_computer=self.config.target)
+        return self.config.accounts().acceptor(self.config.target)
+
+    def certificate_published(self, sip_uri: str,
+                              certificate: x509.Certificate | None) -> bool:
+        """True if ``certificate`` is the one the web services published for ``sip_uri``."""
+        published = self.webservices.published(sip_uri) if self.webservices else None
+        return certificate is not None and published == certificate
+
+    def _start_tls_dsk(self, host: str) -> None:
+        """The web services and the TLS-DSK acceptor, both trusting one test CA."""
+        tls_dsk = self.config.tls_dsk
+        assert tls_dsk is not None
+        webservices = WebServicesServer(self.config.accounts(),
+                                        self.config.webservices or tls_dsk.webservices,
+                                        host="127.0.0.1" if ":" in host else host,
+                                        server_name=self.config.target)
+        webservices.start()
+        self.webservices = webservices
+        self.stats.webservices = webservices.stats
+        server = webservices.ca.issue([self.config.target], key_type="rsa")
+        self.tls_dsk = TlsDskAcceptor(server.cert_path, server.key_path,
+                                      webservices.ca_cert_path, tls_dsk.acceptor)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0,
                     tls: ssl.SSLContext | None = None) -> int:
@@ -572,6 +820,8 @@ class Registrar:
             finally:
                 self._connections.discard(task)
 
+        if self.config.tls_dsk is not None:
+            self._start_tls_dsk(host)
         self._server = await asyncio.start_server(on_connect, host, port, ssl=tls)
         return int(self._server.sockets[0].getsockname()[1])
 
@@ -585,6 +835,8 @@ class Registrar:
                 await asyncio.wait(tasks, timeout=2)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
+        if self.webservices is not None:
+            await asyncio.to_thread(self.webservices.stop)
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -620,6 +872,13 @@ class RegistrarThread:
             raise RuntimeError("registrar did not start")
         return self
 
+    @property
+    def webservices(self) -> WebServicesServer:
+        """The web services of a ``tls-dsk*`` scenario (sts-uri, CA, HTTPS certificate)."""
+        if self.registrar.webservices is None:
+            raise RuntimeError(f"scenario {self.registrar.config.scenario!r} runs no web services")
+        return self.registrar.webservices
+
     def __exit__(self, *exc: object) -> None:
         fut = asyncio.run_coroutine_threadsafe(self.registrar.stop(), self._loop)
         with contextlib.suppress(Exception):
@@ -649,12 +908,30 @@ def parse_user(text: str) -> tuple[str, str, str]:
     return "", ident, password
 
 
+def _tls_dsk_summary(webservices: WebServicesServer, config: RegistrarConfig) -> str:
+    """What a person needs to point Pidgin or the wizard at a TLS-DSK scenario."""
+    users = ", ".join(f"{domain}\\{user}" if domain else user
+                      for domain, user, _password in config.users) or "(none: add --user)"
+    peers = f"~/.purple/certificates/x509/tls_peers/{webservices.host}"
+    return "\n".join([
+        f"  sts-uri      {webservices.sts_uri}",
+        f"  test CA      {webservices.ca_cert_path}",
+        f"  HTTPS cert   {webservices.https_cert_path}",
+        f"               (for Pidgin: copy it to {peers})",
+        f"  target       {config.target} (TLS-DSK), SIP domain {config.domain}",
+        f"  users        {users}",
+        "  authentication: TLS-DSK (or Auto); files above live until the registrar stops",
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
-    scenario_help = "\n".join(f"  {name:18} {text}" for name, text in SCENARIOS.items())
+    width = max(map(len, SCENARIOS))
+    scenario_help = "\n".join(f"  {name:{width}} {text}" for name, text in SCENARIOS.items())
     parser = argparse.ArgumentParser(
         prog="python -m tests.servers.registrar",
-        description="A Lync-like SIP registrar (MS-SIPAE NTLM/Kerberos, signed responses) on "
-                    "loopback, for testing sipe-setup and pidgin-sipe.",
+        description="A Lync-like SIP registrar (MS-SIPAE NTLM/Kerberos/TLS-DSK, signed "
+                    "responses) on loopback, for testing sipe-setup and pidgin-sipe. The "
+                    "tls-dsk scenarios also run the web services TLS-DSK needs.",
         epilog="scenarios:\n" + scenario_help,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -689,8 +966,12 @@ def main(argv: list[str] | None = None) -> int:
         port = await registrar.start(args.host, args.port, tls)
         print(f"registrar listening on {args.host}:{port} ({'TLS' if tls else 'TCP'}), "
               f"scenario {args.scenario}", flush=True)
+        if registrar.webservices is not None:
+            print(_tls_dsk_summary(registrar.webservices, config), flush=True)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await registrar.stop()
 

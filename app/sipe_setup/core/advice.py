@@ -105,8 +105,8 @@ _ENTRIES: Final = (
         "publish the record with a server inside {domain}.", Field.SERVER),
     AdviceEntry(
         "discovery-webticket", "SS-DISC-TICKET", "Autodiscover needs a web ticket",
-        "The Lync autodiscover service asks for a web ticket (Office 365 or modern "
-        "authentication). sipe-setup cannot get one yet.",
+        "The Lync autodiscover service asks for a web ticket, and getting one from the web "
+        "ticket service it named failed.",
         "Discovery continues with DNS records. If it finds nothing, enter the server manually "
         "(for Office 365: sipdir.online.lync.com:443 with TLS).", Field.SERVER),
     # --- connection ----------------------------------------------------------------------------

@@ -72,7 +72,10 @@ def field_help(fld: Field) -> str:
             "best the server offers (like Pidgin: TLS-DSK, then Kerberos, then NTLM). "
             "<b>NTLM</b> works with Login + Password everywhere; <b>Kerberos</b> needs a "
             "Kerberos realm (and is what Single Sign-On uses); <b>TLS-DSK</b> is the "
-            "certificate login of Lync 2010+ and Office 365 (this check cannot test it yet)."),
+            "certificate login of Lync 2010 and later: Pidgin first fetches a sign-in "
+            "certificate from the company's Lync web services with your Login and password. "
+            "Under Auto, Pidgin does not fall back when that fails; the check tells you, and "
+            "the profile then pins the scheme that works."),
         Field.USER_AGENT: _tr(
             "<b>User Agent</b>: how the client introduces itself. Leave it empty for Pidgin's "
             "own. Some companies only admit Microsoft clients (a <i>client version "

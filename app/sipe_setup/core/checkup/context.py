@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sipe_setup.core.account import AccountSettings, Secret
+from sipe_setup.core.advice import RenderedAdvice
 from sipe_setup.core.auth.challenge import AuthChallenge
 from sipe_setup.core.checkup.options import CheckOptions
 from sipe_setup.core.checkup.trust import TrustDecider
@@ -16,6 +17,7 @@ from sipe_setup.core.steps import AcceptedCertificate, SelectedServer, ServerFac
 from sipe_setup.core.transport import CertificateInfo, ConnectFailed, SipConnection
 
 if TYPE_CHECKING:
+    from sipe_setup.core.auth.mechanisms.tls_dsk import SigninCertificate
     from sipe_setup.core.checkup.handshake import HandshakeOutcome
     from sipe_setup.core.checkup.session import SipSession
     from sipe_setup.core.sip.register import RegisterDialog
@@ -38,6 +40,9 @@ class ServerAttempt:
         dialog: the REGISTER sequence the sign-in continues.
         challenges: the first 401's challenges.
         handshake: the authentication that got an answer other than a challenge.
+        signin_certificate: TLS-DSK's certificate from the web services.
+        tls_dsk_excluded: why TLS-DSK, which Pidgin would use, is not used by the check
+            (Pidgin would fail there; the check proves another scheme to pin).
     """
 
     number: int
@@ -50,6 +55,8 @@ class ServerAttempt:
     dialog: RegisterDialog | None = None
     challenges: list[AuthChallenge] = field(default_factory=list)
     handshake: HandshakeOutcome | None = None
+    signin_certificate: SigninCertificate | None = None
+    tls_dsk_excluded: RenderedAdvice | None = None
 
 
 @dataclass(slots=True)

@@ -9,14 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import re
+from urllib.parse import urlsplit
 
 from sipe_setup.core.account import AccountSettings, Transport
 from sipe_setup.core.advice import RenderedAdvice, advice
 from sipe_setup.core.auth.challenge import AuthChallenge, ChallengeScheme
 from sipe_setup.core.auth.mechanism import Rejection, RejectionKind
+from sipe_setup.core.auth.tls_dsk import TlsDskFailure, TlsDskHandshakeError
 from sipe_setup.core.discovery import Candidate
 from sipe_setup.core.sip.message import SipResponse
 from sipe_setup.core.transport import CertificateInfo, ConnectFailed
+from sipe_setup.core.webservices.provisioning import ProvisioningError, ProvisioningFailure
 
 __all__ = [
     "KERBEROS_SKEW_LIMIT",
@@ -25,6 +28,7 @@ __all__ = [
     "clock_offset",
     "connect_advice",
     "not_lync_advice",
+    "provisioning_advice",
     "rejected_advice",
     "rejection_advice",
     "rejection_summary",
@@ -34,6 +38,20 @@ __all__ = [
 
 KERBEROS_SKEW_LIMIT = dt.timedelta(minutes=5)
 NTLM_SKEW_LIMIT = dt.timedelta(minutes=15)
+_PROVISIONING_ADVICE = {
+    ProvisioningFailure.UNREACHABLE: "dsk-ws-unreachable",
+    ProvisioningFailure.PROTOCOL: "dsk-ws-unreachable",
+    ProvisioningFailure.URL_INVALID: "dsk-ws-unreachable",
+    ProvisioningFailure.CERTIFICATE_REFUSED: "dsk-ws-unreachable",
+    ProvisioningFailure.MEX_FAILED: "dsk-mex",
+    ProvisioningFailure.MEX_INVALID: "dsk-mex",
+    ProvisioningFailure.WEBTICKET_UNSUPPORTED: "dsk-mex",
+    ProvisioningFailure.WEBTICKET_FAULT: "dsk-ticket",
+    ProvisioningFailure.WEBTICKET_FAILED: "dsk-ticket",
+    ProvisioningFailure.WEBTICKET_INVALID: "dsk-ticket",
+    ProvisioningFailure.WEBTICKET_AUTH_FAILED: "dsk-ticket",
+    ProvisioningFailure.CERTIFICATE_SHORT_LIVED: "dsk-short-cert",
+}
 _DIAG_RE = re.compile(r'^\s*(\d+)(?:\.\d+)?\s*(?:;.*?reason="([^"]*)")?')
 
 
@@ -161,11 +179,54 @@ def connect_advice(candidate: Candidate, exc: ConnectFailed,
     return advice(by_kind.get(exc.kind, "connect-unreachable"), **values)
 
 
+def _tls_dsk_advice(rejection: Rejection, final: SipResponse | None,
+                    alternative: str) -> RenderedAdvice:
+    cause = rejection.cause
+    if isinstance(cause, TlsDskHandshakeError):
+        by_failure = {TlsDskFailure.SPLIT_FLIGHT: "dsk-tls-frame"}
+        adv_id = by_failure.get(cause.failure, "dsk-tls-failed")
+        if cause.failure is TlsDskFailure.SERVER_ALERT and cause.alert is not None and \
+                cause.alert.description_name in ("protocol_version", "handshake_failure"):
+            adv_id = "dsk-tls-version"
+        return advice(adv_id, detail=cause.detail, alternative=alternative)
+    if rejection.kind is RejectionKind.REJECTED:
+        reason = server_diagnostics(final)[1] if final is not None else ""
+        return advice("dsk-rejected", server_reason=reason or rejection.detail,
+                      alternative=alternative)
+    return advice("dsk-tls-failed", detail=rejection.detail, alternative=alternative)
+
+
+def provisioning_advice(account: AccountSettings, exc: ProvisioningError,
+                        alternative: str) -> RenderedAdvice:
+    """Why no sign-in certificate could be had → the advice."""
+    F = ProvisioningFailure
+    host = (urlsplit(exc.url).hostname or "?") if exc.url else "?"
+    detail = exc.detail + (f" — the server said: {exc.server_text}" if exc.server_text else "")
+    values: dict[str, object] = {"url": exc.url or "?", "host": host, "detail": detail,
+                                 "alternative": alternative}
+    failure = exc.failure
+    if failure is F.CERTIFICATE_REFUSED and exc.certificate is not None:
+        cert = exc.certificate
+        return advice("dsk-ws-untrusted", host=host, fingerprint=cert.sha256_fingerprint,
+                      detail=cert.trust_problem or " ".join(cert.problems()) or "not trusted")
+    if failure is F.HOST_REFUSED:
+        return advice("dsk-ws-host", host=host, domain=account.sip_domain)
+    if failure is F.WEBTICKET_REJECTED:
+        login = account.login.text or account.signin.address
+        said = f"; the server said: {exc.server_text}" if exc.server_text else ""
+        return advice("dsk-ticket-password", host=host, login=login, status=exc.http_status,
+                      server_reason=said)
+    return advice(_PROVISIONING_ADVICE.get(failure, "dsk-certprov"), **values)
+
+
 def rejection_advice(account: AccountSettings, rejection: Rejection, target: str,
-                     skew: dt.timedelta | None) -> RenderedAdvice:
+                     skew: dt.timedelta | None, *, final: SipResponse | None = None,
+                     alternative: str = "") -> RenderedAdvice:
     """A mechanism's typed refusal → the advice (Login forms are tried by the caller)."""
     scheme = rejection.scheme
     kind = rejection.kind
+    if scheme is ChallengeScheme.TLS_DSK:
+        return _tls_dsk_advice(rejection, final, alternative or "NTLM or Kerberos")
     principal = str(account.login.kerberos)
     if kind is RejectionKind.UNAVAILABLE:
         return advice("kerberos-unavailable")
@@ -198,6 +259,8 @@ def rejection_summary(rejection: Rejection) -> str:
         return "Kerberos: KDC timeout"
     if rejection.kind is RejectionKind.CONTEXT_FAILED:
         return f"Kerberos: {rejection.detail}"
+    if scheme is ChallengeScheme.TLS_DSK:
+        return f"TLS-DSK: {rejection.detail}"
     if rejection.kind is RejectionKind.BAD_CHALLENGE:
         return f"unusable {scheme} challenge"
     if scheme is ChallengeScheme.KERBEROS:

@@ -70,6 +70,10 @@ class Step(abc.ABC):
 
     id: StepId
 
+    def applies(self, ctx: CheckContext) -> bool:
+        """False when the step has nothing to do in this check (it is then not shown)."""
+        return True
+
     @abc.abstractmethod
     def title(self, ctx: CheckContext) -> str:
         """What the step does, in words (shown while it runs)."""

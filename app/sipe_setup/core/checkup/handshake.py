@@ -36,7 +36,6 @@ async def _fresh_challenge(session: SipSession, dialog: RegisterDialog,
                            mechanism: AuthMechanism, log: StepLog) -> AuthChallenge:
     """SIPE never sends the REGISTER held during ``prepare`` (its CSeq is used up) and starts
     over with an unauthenticated one."""
-    dialog.next_register()
     response = await session.exchange(dialog.next_register(), None, log)
     challenge = find_challenge(parse_challenges(response), mechanism.scheme)
     if response.status not in (401, 407) or challenge is None:

@@ -24,6 +24,8 @@ class CheckOptions:
         try_other_logins: after a wrong-password answer, try up to two other Login forms
             to tell a wrong form from a wrong password.
         max_redirects: 301 hops followed.
+        sipe_reads_xml: whether this machine's Pidgin/SIPE can parse XML (TLS-DSK needs it);
+            None = run the libxml2 probe.
     """
 
     discovery: DiscoveryOptions = field(default_factory=DiscoveryOptions)
@@ -35,3 +37,4 @@ class CheckOptions:
     hostname: str = ""
     try_other_logins: bool = True
     max_redirects: int = 3
+    sipe_reads_xml: bool | None = None

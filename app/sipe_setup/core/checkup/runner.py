@@ -32,6 +32,7 @@ from sipe_setup.core.checkup.session import SipSession
 from sipe_setup.core.checkup.steps.authenticate import AuthenticateStep
 from sipe_setup.core.checkup.steps.certificate import CertificateStep
 from sipe_setup.core.checkup.steps.connect import ConnectStep
+from sipe_setup.core.checkup.steps.credentials import CredentialsStep
 from sipe_setup.core.checkup.steps.discover import DiscoverStep
 from sipe_setup.core.checkup.steps.register import RegisterStep
 from sipe_setup.core.checkup.steps.signout import SignOutStep
@@ -67,6 +68,8 @@ class CheckRun:
     # --- recording --------------------------------------------------------------------------
 
     async def _step(self, step: Step) -> None:
+        if not step.applies(self.ctx):
+            return
         attempt = self.ctx.attempt.number if self.ctx.attempt else 0
         record = self.recorder.start(step.id, step.title(self.ctx), attempt)
         try:
@@ -190,14 +193,26 @@ class CheckRun:
         if redirects == 0:
             ctx.facts.entry_point = candidate  # what Pidgin must reach on its own
         current.session = SipSession(ctx, current.connection)
-        for step in (RegisterStep(), AuthenticateStep(), VerifyStep(), SignOutStep()):
+        for step in (RegisterStep(), CredentialsStep(), AuthenticateStep(), VerifyStep(),
+                     SignOutStep()):
             await self._step(step)
         transport = current.connection.transport.value.upper()
         summary = (f"Signed in as {ctx.account.signin.address} via {candidate.host}:"
                    f"{candidate.port} ({transport}, {ctx.facts.scheme})")
         warn = next((s.advice for s in self.recorder.steps
                      if s.status is StepStatus.WARN and s.advice), None)
+        if current.tls_dsk_excluded is not None:
+            summary, warn = self._auto_fails(summary, current.tls_dsk_excluded)
         return self.result(Verdict.SIGNED_IN, summary, warn)
+
+    def _auto_fails(self, summary: str, why: RenderedAdvice) -> tuple[str, RenderedAdvice]:
+        """Pidgin with Auto picks TLS-DSK and stops; the check proved another scheme."""
+        scheme = self.ctx.facts.scheme
+        self.ctx.facts.auto_fails_in_pidgin = True
+        adv = advice("dsk-auto-fails", detail=f"{why.title} ({why.code})", working=scheme,
+                     detail_short=why.title.lower())
+        return (f"{summary} — Pidgin with Authentication scheme Auto would fail "
+                f"({why.code}); the export pins {scheme}", adv)
 
     async def _allowed_outside(self, candidate: Candidate) -> bool:
         if self.ctx.ask_trust is None:

@@ -5,32 +5,52 @@ Two halves:
   The XML comes from the network, so it is parsed with defusedxml (no DTD, no entities) and
   only after the body was bounded in size.
 - :class:`AutodiscoverClient` — walks one chain (start URL → Redirect/User links → User
-  document) with httpx: no redirect following (SIPE never follows 3xx), a bounded number of
-  hops with loop detection, one size-bounded body per hop, a timeout per request. Host names
-  are resolved by the caller's resolver (the discovery resolver, not the system one); the
-  request goes to that IP with ``Host`` and TLS SNI/verification set to the name.
+  document) over the shared :class:`~sipe_setup.core.net.http.BoundedHttpClient`: no redirect
+  following (SIPE never follows 3xx), a bounded number of hops with loop detection, one
+  size-bounded body per hop, a deadline per request. Host names are resolved by the caller's
+  resolver (the discovery resolver, not the system one); the request goes to that IP with
+  ``Host`` and TLS SNI/verification set to the name.
+- A User link answering 401 with ``X-MS-WebTicketURL`` (tls-dsk.md §5.1) is retried with a web
+  ticket from that service (mex, then the RST with AppliesTo = the User URL, over HTTP
+  NTLM/Negotiate), sent as ``X-MS-WebTicket: opaque=<base64 Assertion>``. Credentials go only
+  to hosts inside the SIP domain (unless ``credentials_outside_domain``), and only over
+  verified TLS; any failure ends the hop and discovery goes on, as SIPE does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import ipaddress
 import platform
-import ssl
 import time
+import urllib.parse
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Final
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeElementTree
-import httpx
-import spnego
-import spnego.exceptions
 from defusedxml import DefusedXmlException
 
 from sipe_setup.core.account import NtlmIdentity, Secret
+from sipe_setup.core.net.http import (
+    BoundedHttpClient,
+    HttpAuthOutcome,
+    HttpConnectError,
+    HttpCredentials,
+    HttpDnsError,
+    HttpError,
+    HttpHeaders,
+    HttpLimits,
+    HttpResponse,
+    HttpTimeout,
+    HttpTlsError,
+    HttpTooLarge,
+    HttpUrlError,
+    ParsedUrl,
+    parse_url,
+)
+from sipe_setup.core.transport import CertificateInfo, CertificateRejected
 
 from .model import AutodiscoverAttempt, AutodiscoverOutcome, AutodiscoverServer
 from .plan import AUTODISCOVER_ACCEPT, is_inside_domain
@@ -47,7 +67,6 @@ __all__ = [
 
 _CONTENT_TYPE_PREFIX: Final = "application/vnd.microsoft.rtc.autodiscover+xml"
 _MAX_SERVERS: Final = 16
-_MAX_AUTH_ROUNDS: Final = 3
 
 
 def default_user_agent() -> str:
@@ -172,11 +191,15 @@ class AutodiscoverSettings:
         user_agent: sent as ``User-Agent`` (SIPE sends the same one as in SIP).
         https_port / http_port: ports used when a URL names none (tests override them).
         ca_file: a PEM file of extra trusted CAs, added to the system trust store.
-        request_timeout: seconds for one HTTP request (connect, TLS, headers, body).
+        request_timeout: seconds for one HTTP request (connect, TLS, headers, body, all
+            authentication legs): a deadline, not a per-read timeout.
         max_body: bytes accepted per response body; more is refused (``too-large``).
         max_hops: documents followed per chain (Redirect/User links).
-        credentials_outside_domain: allow HTTP NTLM/Negotiate to hosts outside the SIP
-            domain (off: the safety rule "no credentials outside the SIP domain").
+        credentials_outside_domain: allow HTTP NTLM/Negotiate (and a web ticket request) to
+            hosts outside the SIP domain (off: the safety rule "no credentials outside the
+            SIP domain").
+        instance_uuid: the ``+sip.instance`` UUID for a web ticket request (RST ``Context``);
+            "" = a random one per client.
     """
 
     user_agent: str = ""
@@ -187,6 +210,7 @@ class AutodiscoverSettings:
     max_body: int = 256 * 1024
     max_hops: int = 8
     credentials_outside_domain: bool = False
+    instance_uuid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +225,10 @@ class AutodiscoverCredentials:
         if self.identity.domain:
             return f"{self.identity.domain}\\{self.identity.user}"
         return self.identity.user
+
+    def for_http(self) -> HttpCredentials:
+        """HTTP NTLM (and, if nothing else is offered, Basic over TLS); no Kerberos here."""
+        return HttpCredentials(ntlm=self.identity, password=self.password)
 
 
 HostResolver = Callable[[str], Awaitable[tuple[str, ...]]]
@@ -219,30 +247,45 @@ class _ChainStop(Exception):
 class _Response:
     status: int
     content_type: str
-    headers: httpx.Headers
+    headers: HttpHeaders
     body: bytes
     too_large: bool
+    address: str = ""
+    auth: HttpAuthOutcome = HttpAuthOutcome.NOT_NEEDED
+    auth_detail: str = ""
+    authenticated: bool = False
+
+    @classmethod
+    def of(cls, response: HttpResponse) -> _Response:
+        return cls(status=response.status, content_type=response.content_type,
+                   headers=response.headers, body=response.body, too_large=False,
+                   address=response.address, auth=response.auth,
+                   auth_detail=response.auth_detail, authenticated=response.authenticated)
 
 
-def _offered_scheme(headers: httpx.Headers) -> str | None:
-    offered = {value.split(None, 1)[0].lower()
-               for value in headers.get_list("www-authenticate") if value.strip()}
-    if "ntlm" in offered:
-        return "NTLM"
-    if "negotiate" in offered:
-        return "Negotiate"
-    return None
+class _NoQuestions:
+    """Web-ticket trust for autodiscover, which asks nobody: an untrusted certificate is
+    refused; a host outside the SIP domain only with ``credentials_outside_domain``."""
+
+    def __init__(self, outside_domain_allowed: bool) -> None:
+        self._outside = outside_domain_allowed
+
+    async def approve_certificate(self, host: str, port: int,
+                                  certificate: CertificateInfo) -> bool:
+        return False
+
+    async def approve_host(self, host: str, port: int, sip_domain: str) -> bool:
+        return self._outside
 
 
-def _challenge_token(headers: httpx.Headers, scheme: str) -> bytes | None:
-    for value in headers.get_list("www-authenticate"):
-        parts = value.strip().split(None, 1)
-        if len(parts) == 2 and parts[0].lower() == scheme.lower():
-            try:
-                return base64.b64decode(parts[1].strip(), validate=True)
-            except ValueError:
-                return None
-    return None
+def _signin_of(chain: str) -> str:
+    """The sign-in address of a chain: its start URL's raw ``sipuri`` (SIPE's own name)."""
+    query = urllib.parse.urlsplit(chain).query
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "sipuri":
+            return value
+    return ""
 
 
 class AutodiscoverClient:
@@ -252,30 +295,21 @@ class AutodiscoverClient:
         sip_domain: the account's SIP domain (for the credential safety rule).
         settings: see :class:`AutodiscoverSettings`.
         resolve: returns the addresses of a host name through the discovery resolver.
-        credentials: for a 401 with NTLM/Negotiate; None = never authenticate.
+        credentials: for a 401 with NTLM/Negotiate, and for a web ticket; None = never
+            authenticate.
     """
 
     def __init__(self, sip_domain: str, settings: AutodiscoverSettings, resolve: HostResolver,
                  credentials: AutodiscoverCredentials | None = None) -> None:
         self._domain = sip_domain
         self._settings = settings
-        self._resolve = resolve
         self._credentials = credentials
-        self._ssl: asyncio.Future[ssl.SSLContext] | None = None
         self._user_agent = settings.user_agent or default_user_agent()
-
-    def _make_ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if self._settings.ca_file:
-            context.load_verify_locations(cafile=self._settings.ca_file)
-        return context
-
-    async def _ssl_context(self) -> ssl.SSLContext:
-        # Loading the system CA store takes ~15 ms: do it only when a request is due, once,
-        # and in a worker thread so DNS answers keep flowing meanwhile.
-        if self._ssl is None:
-            self._ssl = asyncio.ensure_future(asyncio.to_thread(self._make_ssl_context))
-        return await asyncio.shield(self._ssl)
+        self._instance_uuid = settings.instance_uuid or str(uuid.uuid4())
+        self._http = BoundedHttpClient(
+            user_agent=self._user_agent, resolve=resolve, ca_file=settings.ca_file,
+            limits=HttpLimits(timeout=settings.request_timeout, max_body=settings.max_body),
+            https_port=settings.https_port, http_port=settings.http_port)
 
     async def run_chain(self, start_url: str, sink: AttemptSink) -> tuple[AutodiscoverServer, ...]:
         """Follow one chain from ``start_url``; every hop is passed to ``sink``.
@@ -319,177 +353,143 @@ class AutodiscoverClient:
                                  detail=f"gave up after {self._settings.max_hops} documents"))
         return ()
 
+    def _may_send_credentials(self, host: str) -> bool:
+        return self._settings.credentials_outside_domain or is_inside_domain(host, self._domain)
+
     async def _fetch(self, url: str, chain: str) -> AutodiscoverAttempt:
-        def stop(outcome: AutodiscoverOutcome, detail: str, **kw: object) -> _ChainStop:
-            return _ChainStop(AutodiscoverAttempt(url=url, chain=chain, outcome=outcome,
-                                                  detail=detail, **kw))  # type: ignore[arg-type]
-
         try:
-            parsed = httpx.URL(url)
-        except (httpx.InvalidURL, ValueError, TypeError) as exc:
-            raise stop(AutodiscoverOutcome.BAD_DOCUMENT, f"not a usable URL ({exc})") from None
-        scheme = parsed.scheme.lower()
-        host = (parsed.host or "").lower().rstrip(".")
-        if scheme not in ("http", "https") or not host:
-            raise stop(AutodiscoverOutcome.BAD_DOCUMENT,
-                       "the link is not an http:// or https:// URL with a host")
-        default_port = self._settings.https_port if scheme == "https" else self._settings.http_port
-        port = parsed.port or default_port
+            parsed = parse_url(url, https_port=self._settings.https_port,
+                               http_port=self._settings.http_port)
+        except HttpUrlError as exc:
+            detail = (str(exc) if "http:// or https://" in str(exc)
+                      else f"not a usable URL ({exc})")
+            raise _ChainStop(AutodiscoverAttempt(
+                url=url, chain=chain, outcome=AutodiscoverOutcome.BAD_DOCUMENT,
+                detail=detail.replace("the URL is not", "the link is not"))) from None
+        allowed = (self._credentials is not None and bool(self._credentials.password)
+                   and self._may_send_credentials(parsed.host))
+        credentials = (self._credentials.for_http()
+                       if allowed and self._credentials is not None else None)
+        response = await self._get(url, chain, [("Accept", AUTODISCOVER_ACCEPT)], credentials)
+        prefix = ""
+        web_ticket_url = (response.headers.get("x-ms-webticketurl")
+                          if response.status == 401 else "")
+        if web_ticket_url:
+            response, prefix = await self._with_web_ticket(url, chain, parsed,
+                                                           web_ticket_url, response)
+        return self._judge(response, url, chain, prefix)
 
-        try:
-            addresses: tuple[str, ...] = (str(ipaddress.ip_address(host)),)
-        except ValueError:
-            addresses = await self._resolve(host)
-        if not addresses:
-            raise stop(AutodiscoverOutcome.NOT_RESOLVED, f"{host} does not resolve")
-        address = addresses[0]
-        ip_for_url = f"[{address}]" if ":" in address else address
-        target = parsed.raw_path.decode("ascii", "replace") or "/"
-        request_url = f"{scheme}://{ip_for_url}:{port}{target}"
-        standard_port = 443 if scheme == "https" else 80
-        headers = {
-            "Host": host if port == standard_port else f"{host}:{port}",
-            "User-Agent": self._user_agent,
-            "Accept": AUTODISCOVER_ACCEPT,
-        }
-        extensions = {"sni_hostname": host} if scheme == "https" else {}
-        timeout = httpx.Timeout(self._settings.request_timeout)
-        # One client (= one connection) per URL: HTTP NTLM authenticates the connection,
-        # and a pooled connection must never be reused for another SNI name.
-        try:
-            ssl_context = await self._ssl_context()
-        except (OSError, ssl.SSLError) as exc:
-            raise stop(AutodiscoverOutcome.TLS_FAILED,
-                       f"the CA file could not be loaded ({exc})") from None
-        async with httpx.AsyncClient(verify=ssl_context, timeout=timeout, follow_redirects=False,
-                                     trust_env=False,
-                                     limits=httpx.Limits(max_connections=1)) as client:
-
-            async def get(extra: dict[str, str] | None = None) -> _Response:
-                return await self._get(client, request_url, {**headers, **(extra or {})},
-                                       extensions, url, chain, address)
-
-            response = await get()
-            authenticated = False
-            if response.status == 401:
-                response, authenticated = await self._authenticate(response, get, host, url,
-                                                                    chain, address)
-        return self._judge(response, url, chain, address, authenticated)
-
-    async def _get(self, client: httpx.AsyncClient, request_url: str, headers: dict[str, str],
-                   extensions: dict[str, str], url: str, chain: str,
-                   address: str) -> _Response:
-        def stop(outcome: AutodiscoverOutcome, detail: str) -> _ChainStop:
+    async def _get(self, url: str, chain: str, headers: list[tuple[str, str]],
+                   credentials: HttpCredentials | None) -> _Response:
+        def stop(outcome: AutodiscoverOutcome, detail: str, address: str = "") -> _ChainStop:
             return _ChainStop(AutodiscoverAttempt(url=url, chain=chain, outcome=outcome,
                                                   address=address, detail=detail))
 
-        limit = self._settings.max_body
         try:
-            async with client.stream("GET", request_url, headers=headers,
-                                     extensions=extensions) as response:
-                chunks: list[bytes] = []
-                size = 0
-                too_large = False
-                async for chunk in response.aiter_raw():
-                    size += len(chunk)
-                    if size > limit:
-                        too_large = True
-                        break
-                    chunks.append(chunk)
-                return _Response(status=response.status_code,
-                                 content_type=response.headers.get("content-type", ""),
-                                 headers=response.headers, body=b"".join(chunks),
-                                 too_large=too_large)
-        except httpx.TimeoutException:
+            return _Response.of(await self._http.request("GET", url, headers=headers,
+                                                         credentials=credentials))
+        except CertificateRejected as exc:
+            problems = " ".join(exc.certificate.problems()) or str(exc)
+            raise stop(AutodiscoverOutcome.TLS_FAILED,
+                       f"the server's certificate was not accepted ({problems})") from None
+        except HttpTooLarge as exc:
+            if not exc.status:
+                raise stop(AutodiscoverOutcome.TOO_LARGE, f"{exc}; refused",
+                           exc.address) from None
+            return _Response(status=exc.status, content_type=exc.headers.get("content-type"),
+                             headers=exc.headers, body=b"", too_large=True, address=exc.address)
+        except HttpTimeout:
             raise stop(AutodiscoverOutcome.TIMEOUT,
-                       f"no complete answer within {self._settings.request_timeout:g} s") from None
-        except httpx.HTTPError as exc:
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY" in str(exc):
-                reason = getattr(cause, "verify_message", "") or str(exc)
-                raise stop(AutodiscoverOutcome.TLS_FAILED,
-                           f"the server's certificate was not accepted ({reason})") from None
-            if isinstance(exc, httpx.ConnectError):
-                raise stop(AutodiscoverOutcome.CONNECT_FAILED,
-                           f"could not connect to {address} ({exc or type(exc).__name__})"
-                           ) from None
+                       f"no complete answer within {self._settings.request_timeout:g} s"
+                       ) from None
+        except HttpDnsError as exc:
+            raise stop(AutodiscoverOutcome.NOT_RESOLVED, str(exc)) from None
+        except HttpTlsError as exc:
+            outcome = (AutodiscoverOutcome.TLS_FAILED if exc.ca_file_problem
+                       else AutodiscoverOutcome.CONNECT_FAILED)
+            raise stop(outcome, str(exc), exc.address) from None
+        except HttpConnectError as exc:
             raise stop(AutodiscoverOutcome.CONNECT_FAILED,
-                       f"the HTTP exchange failed ({type(exc).__name__}: {exc})") from None
+                       f"could not connect to {exc.address} ({exc})", exc.address) from None
+        except HttpError as exc:
+            raise stop(AutodiscoverOutcome.CONNECT_FAILED,
+                       f"the HTTP exchange failed ({exc})", exc.address) from None
 
-    async def _authenticate(
-        self, first: _Response, get: Callable[[dict[str, str] | None], Awaitable[_Response]],
-        host: str, url: str, chain: str, address: str,
-    ) -> tuple[_Response, bool]:
-        """Retry a 401 with HTTP NTLM/Negotiate on the same connection, if allowed."""
-        scheme = _offered_scheme(first.headers)
-        if scheme is None or self._credentials is None or not self._credentials.password:
-            return first, False
-        if not (self._settings.credentials_outside_domain
-                or is_inside_domain(host, self._domain)):
-            return first, False
-        credentials = self._credentials
+    async def _with_web_ticket(self, url: str, chain: str, parsed: ParsedUrl,
+                               web_ticket_url: str, first: _Response) -> tuple[_Response, str]:
+        """The §5.1 retry: a web ticket for ``url``, then the same GET with it."""
+        from sipe_setup.core.webservices.provisioning import ProvisioningError, obtain_web_ticket
+        from sipe_setup.core.webservices.webticket import webticket_header_value
+
+        shown = web_ticket_url[:200]
+
+        def needs(detail: str) -> _ChainStop:
+            return _ChainStop(AutodiscoverAttempt(
+                url=url, chain=chain, outcome=AutodiscoverOutcome.NEEDS_WEB_TICKET,
+                address=first.address, status=401, content_type=first.content_type[:200],
+                authenticated=first.authenticated,
+                detail=f"the server wants a web ticket from {shown}; {detail}"))
+
+        if self._credentials is None or not self._credentials.password:
+            raise needs("getting one needs the password, and none was given")
+        if not parsed.https:
+            raise needs("not attempted: the ticket is a credential and would travel "
+                        "unencrypted over http://")
+        if not self._may_send_credentials(parsed.host):
+            raise needs(f"not attempted: {parsed.host} is outside the SIP domain "
+                        f"{self._domain}, and the ticket is a credential")
+        signin = _signin_of(chain)
+        if not signin:
+            raise needs("not attempted: the chain's URL names no sign-in address")
         try:
-            context = spnego.client(credentials.username, credentials.password.reveal(),
-                                    hostname=host, service="HTTP",
-                                    protocol="ntlm" if scheme == "NTLM" else "negotiate")
-            token = context.step()
-        except spnego.exceptions.SpnegoError as exc:
-            raise _ChainStop(AutodiscoverAttempt(
-                url=url, chain=chain, outcome=AutodiscoverOutcome.AUTH_FAILED,
-                address=address, status=401,
-                detail=f"could not start HTTP {scheme} ({type(exc).__name__})")) from None
-        response = first
-        for _ in range(_MAX_AUTH_ROUNDS):
-            if token is None:
-                break
-            response = await get({"Authorization": f"{scheme} "
-                                  f"{base64.b64encode(token).decode('ascii')}"})
-            if response.status != 401 or context.complete:
-                break
-            challenge = _challenge_token(response.headers, scheme)
-            if challenge is None:
-                break
-            try:
-                token = context.step(challenge)
-            except spnego.exceptions.SpnegoError as exc:
-                raise _ChainStop(AutodiscoverAttempt(
-                    url=url, chain=chain, outcome=AutodiscoverOutcome.AUTH_FAILED,
-                    address=address, status=401, authenticated=True,
-                    detail=f"the server's {scheme} challenge was not usable "
-                    f"({type(exc).__name__})")) from None
-        return response, True
+            ticket, _, _ = await obtain_web_ticket(
+                client=self._http, webticket_url=web_ticket_url, applies_to=url,
+                signin=signin, instance_uuid=self._instance_uuid,
+                credentials=self._credentials.for_http(), user_agent=self._user_agent,
+                trust=_NoQuestions(self._settings.credentials_outside_domain))
+            header = webticket_header_value(ticket)
+        except ProvisioningError as exc:
+            raise needs(f"getting one failed: {exc.detail}") from None
+        except ValueError as exc:  # WebServiceFormatError, or a value XML cannot carry
+            raise needs(f"getting one failed: {exc}") from None
+        response = await self._get(url, chain, [("Accept", AUTODISCOVER_ACCEPT),
+                                                ("X-MS-WebTicket", header)], None)
+        if response.status == 401:
+            raise needs("a ticket was issued, but the server did not accept it (HTTP 401 again)")
+        response.authenticated = True
+        return response, f"with a web ticket from {shown}: "
 
-    def _judge(self, response: _Response, url: str, chain: str, address: str,
-               authenticated: bool) -> AutodiscoverAttempt:
+    def _judge(self, response: _Response, url: str, chain: str,
+               prefix: str = "") -> AutodiscoverAttempt:
         def attempt(outcome: AutodiscoverOutcome, detail: str, **kw: object) -> AutodiscoverAttempt:
-            return AutodiscoverAttempt(url=url, chain=chain, outcome=outcome, address=address,
-                                       status=response.status,
+            return AutodiscoverAttempt(url=url, chain=chain, outcome=outcome,
+                                       address=response.address, status=response.status,
                                        content_type=response.content_type[:200],
-                                       authenticated=authenticated, detail=detail,
+                                       authenticated=response.authenticated,
+                                       detail=prefix + detail,
                                        **kw)  # type: ignore[arg-type]
 
         status = response.status
         if status == 401:
-            web_ticket = response.headers.get("x-ms-webticketurl", "")
-            if web_ticket:
-                return attempt(AutodiscoverOutcome.NEEDS_WEB_TICKET,
-                               "the server wants a web ticket (X-MS-WebTicketURL "
-                               f"{web_ticket[:200]}); needs web ticket (not supported yet; "
-                               "comes with TLS-DSK)")
             offered = ", ".join(v.split(None, 1)[0] for v in
                                 response.headers.get_list("www-authenticate") if v.strip())
-            if authenticated:
+            if response.auth is HttpAuthOutcome.REJECTED:
                 detail = "the server rejected the account's credentials (HTTP 401)"
+            elif response.auth is HttpAuthOutcome.FAILED:
+                detail = f"HTTP authentication failed: {response.auth_detail}"
             elif self._credentials is None or not self._credentials.password:
                 detail = (f"authentication needed ({offered or 'no scheme offered'}); "
                           "no password given")
+            elif response.auth is HttpAuthOutcome.PLAIN_HTTP:
+                detail = (f"authentication needed ({offered or 'no scheme offered'}); not "
+                          "attempted: credentials are never sent over unencrypted http://")
             else:
                 detail = (f"authentication needed ({offered or 'no scheme offered'}); not "
                           "attempted (no NTLM/Negotiate offered, or host outside the SIP domain)")
             return attempt(AutodiscoverOutcome.AUTH_FAILED, detail)
         if status != 200:
             detail = f"HTTP {status}"
-            location = response.headers.get("location", "")
+            location = response.headers.get("location")
             if 300 <= status < 400:
                 detail += (f" to {location[:200] or '(no Location)'}; not followed "
                            "(SIPE never follows HTTP redirects for autodiscover)")

@@ -498,8 +498,9 @@ def _warnings(plan: DiscoveryPlan, queries: tuple[DnsQueryResult, ...],
         if attempt.outcome is AutodiscoverOutcome.NEEDS_WEB_TICKET:
             out.append(DiscoveryWarning(
                 WarningCode.AUTODISCOVER_WEB_TICKET,
-                f"Autodiscover at {attempt.url} needs a web ticket (not supported yet; comes "
-                "with TLS-DSK). SIPE would continue with DNS SRV records.", attempt.url))
+                f"Autodiscover at {attempt.url} needs a web ticket, and getting one failed "
+                f"({attempt.detail or 'no detail'}). SIPE would continue with DNS SRV records.",
+                attempt.url))
             break
     if selected is not None and selected.transport is Transport.TCP:
         out.append(DiscoveryWarning(

@@ -41,10 +41,23 @@ def _intro(mechanism: AuthMechanism, challenge: AuthChallenge) -> str:
     return f"{mechanism.label} (version {challenge.version or 'none'})"
 
 
-def _falls_back(wanted: AuthScheme, rejection: Rejection, remaining: list[AuthChallenge]) -> bool:
-    """SIPE's Auto moves on after Kerberos fails (reference §3.8)."""
-    return (wanted is AuthScheme.AUTO and rejection.scheme is ChallengeScheme.KERBEROS
-            and any(c.scheme is ChallengeScheme.NTLM for c in remaining))
+def _sipe_falls_back(wanted: AuthScheme, rejection: Rejection,
+                     remaining: list[AuthChallenge]) -> bool:
+    """SIPE's Auto moves on after Kerberos fails (reference §3.8), and after a TLS-DSK
+    handshake that completed but was refused (tls-dsk §1.10)."""
+    if wanted is not AuthScheme.AUTO or not remaining:
+        return False
+    if rejection.scheme is ChallengeScheme.KERBEROS:
+        return any(c.scheme is ChallengeScheme.NTLM for c in remaining)
+    return (rejection.scheme is ChallengeScheme.TLS_DSK
+            and rejection.kind is RejectionKind.REJECTED and rejection.handshake_completed)
+
+
+def _pidgin_stops(wanted: AuthScheme, rejection: Rejection,
+                  remaining: list[AuthChallenge]) -> bool:
+    """TLS-DSK failed where SIPE gives up: the check goes on only to find what to pin."""
+    return (wanted is AuthScheme.AUTO and rejection.scheme is ChallengeScheme.TLS_DSK
+            and bool(remaining))
 
 
 class AuthenticateStep(Step):
@@ -60,17 +73,9 @@ class AuthenticateStep(Step):
         assert current.session is not None and current.dialog is not None
         challenges = current.challenges
         wanted = ctx.account.auth
-        offered = [c.scheme for c in challenges]
-        if wanted is AuthScheme.TLS_DSK or (wanted is AuthScheme.AUTO and set(offered) == {
-                ChallengeScheme.TLS_DSK}):
-            raise StepFailed(advice("auth-tls-dsk-only"),
-                             "TLS-DSK is offered but cannot be tested yet")
+        excluded = {ChallengeScheme.TLS_DSK} if current.tls_dsk_excluded else set()
         queue = [c for c in offered_in_order(challenges, wanted)
-                 if c.scheme in supported_schemes()]
-        if ChallengeScheme.TLS_DSK in offered and wanted is AuthScheme.AUTO:
-            nxt = queue[0].scheme_token if queue else "—"
-            log("The server offers TLS-DSK; sipe-setup cannot test it yet, so it falls back "
-                f"to {nxt} (SIPE itself would use TLS-DSK first).")
+                 if c.scheme in supported_schemes() and c.scheme not in excluded]
         if not queue:
             label = _LABELS.get(wanted, wanted.value)
             names = ", ".join(sorted({c.scheme_token for c in challenges}))
@@ -83,23 +88,35 @@ class AuthenticateStep(Step):
         dialog = ctx.current.dialog
         assert dialog is not None
         setup = MechanismSetup(ctx.account, ctx.password, ctx.hostname,
-                               ctx.options.connect_timeout * 2)
+                               ctx.options.connect_timeout * 2,
+                               signin_certificate=ctx.current.signin_certificate)
         while True:
             challenge = queue.pop(0)
             mechanism = create_mechanism(challenge.scheme, setup)
             assert mechanism is not None  # the queue holds supported schemes only
             log(_intro(mechanism, challenge))
+            final: SipResponse | None = None
             try:
-                response = await run_handshake(session, dialog, mechanism, challenge, log)
+                final = await run_handshake(session, dialog, mechanism, challenge, log)
             except MechanismFailed as failed:
                 rejection = failed.rejection
             else:
-                if response.status not in (401, 407):
-                    return self._answered(ctx, mechanism, response, dialog, session)
-                rejection = mechanism.rejection(response)
-            if not _falls_back(ctx.account.auth, rejection, queue):
-                raise await self._refused(ctx, session, mechanism, rejection, challenge, log)
-            log(f"{mechanism.label} did not work; SIPE falls back to NTLM, and so do we.")
+                if final.status not in (401, 407):
+                    return self._answered(ctx, mechanism, final, dialog, session)
+                rejection = mechanism.rejection(final)
+            wanted = ctx.account.auth
+            if _sipe_falls_back(wanted, rejection, queue):
+                log(f"{mechanism.label} did not work; SIPE falls back to {queue[0].scheme_token}, "
+                    "and so do we.")
+            elif _pidgin_stops(wanted, rejection, queue):
+                stopped = await self._refused(ctx, session, mechanism, rejection, challenge, log,
+                                              final=final)
+                ctx.current.tls_dsk_excluded = stopped.advice
+                log(f"Pidgin stops here: SIPE does not fall back from TLS-DSK. Checking "
+                    f"{queue[0].scheme_token} to see what the export can pin.")
+            else:
+                raise await self._refused(ctx, session, mechanism, rejection, challenge, log,
+                                          final=final)
             dialog = session.new_dialog()
             fresh = await session.exchange(dialog.next_register(), None, log)
             renewed = parse_challenges(fresh)
@@ -117,10 +134,10 @@ class AuthenticateStep(Step):
         return StepOutcome.passed(f"{mechanism.label} handshake completed")
 
     async def _refused(self, ctx: CheckContext, session: SipSession, mechanism: AuthMechanism,
-                       rejection: Rejection, challenge: AuthChallenge,
-                       log: StepLog) -> StepFailed:
+                       rejection: Rejection, challenge: AuthChallenge, log: StepLog, *,
+                       final: SipResponse | None) -> StepFailed:
         adv = rejection_advice(ctx.account, rejection, challenge.target_name or "?",
-                               ctx.clock_skew)
+                               ctx.clock_skew, final=final)
         if rejection.signed_by_server:
             log("The rejection is signed with the session key: the server accepted the "
                 "password.")

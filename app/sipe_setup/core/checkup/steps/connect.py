@@ -20,22 +20,25 @@ from sipe_setup.core.transport import (
     open_sip_connection,
 )
 
-__all__ = ["ConnectStep", "open_connection", "resolve_address"]
+__all__ = ["ConnectStep", "host_addresses", "open_connection", "resolve_address"]
 
 
-async def resolve_address(ctx: CheckContext, host: str) -> str | None:
-    """An address for ``host`` through the discovery resolver (IP literals as they are)."""
+async def host_addresses(ctx: CheckContext, host: str) -> tuple[str, ...]:
+    """The addresses of ``host`` through the discovery resolver (IP literals as they are)."""
     try:
         ipaddress.ip_address(host)
-        return host
+        return (host,)
     except ValueError:
         pass
     resolver = make_resolver(ctx.options.discovery.resolver)
     a_result, aaaa_result = await resolve_host(resolver, host, QueryPurpose.CONNECT_HOST)
-    for res in (a_result, aaaa_result):
-        if res.addresses:
-            return res.addresses[0]
-    return None
+    return (*a_result.addresses, *aaaa_result.addresses)
+
+
+async def resolve_address(ctx: CheckContext, host: str) -> str | None:
+    """The first address of ``host`` (see :func:`host_addresses`)."""
+    addresses = await host_addresses(ctx, host)
+    return addresses[0] if addresses else None
 
 
 async def open_connection(ctx: CheckContext, candidate: Candidate, address: str,

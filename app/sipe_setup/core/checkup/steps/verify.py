@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sipe_setup.core.advice import advice
 from sipe_setup.core.auth.errors import AuthError
+from sipe_setup.core.auth.mechanisms.tls_dsk import TlsDskMechanism
 from sipe_setup.core.checkup.context import CheckContext
 from sipe_setup.core.checkup.diagnose import status_advice
 from sipe_setup.core.checkup.flow import Step, StepFailed, StepLog, StepOutcome
@@ -41,6 +42,30 @@ class VerifyStep(Step):
         ctx.timings["register_round_trips_to_verdict"] = ctx.round_trips
         log(f"Registered for {response.header('Expires') or '?'} s")
         ctx.facts.scheme = mechanism.label
+        if isinstance(mechanism, TlsDskMechanism):
+            noted = _tls_dsk_notes(ctx, mechanism, log)
+            if noted is not None:
+                return noted
         if signed:
             return StepOutcome.passed("200 OK, signature verified")
         return StepOutcome.warned("200 OK without a signature (SIPE accepts this)", None)
+
+
+def _tls_dsk_notes(ctx: CheckContext, mechanism: TlsDskMechanism,
+                   log: StepLog) -> StepOutcome | None:
+    """What a TLS-DSK success still means for Pidgin: an old cipher, or a SIPE that cannot."""
+    auth = mechanism.authenticator
+    suite = auth.cipher_suite
+    log(f"TLS-DSK: {suite}, signatures {auth.signature_algorithm}; certificate valid "
+        f"{auth.expires_in() // 60} more minutes")
+    if auth.server_finished_verified is False:
+        log("The server's TLS Finished does not verify (SIPE does not check it).")
+    if ctx.facts.sipe_cannot_do_tls_dsk:
+        adv = advice("dsk-libxml", detail="The server accepts TLS-DSK, but this computer's "
+                     "libxml2 no longer calls the XML callbacks Pidgin's SIPE 1.25 uses.",
+                     fix="Choose NTLM or Kerberos if IT enables one.")
+        return StepOutcome.warned("200 OK, but Pidgin here cannot do TLS-DSK", adv)
+    if auth.signature_algorithm == "HMAC-MD5":
+        adv = advice("dsk-rc4", suite=str(suite), algorithm="HMAC-MD5")
+        return StepOutcome.warned("200 OK, signature verified; the server chose RC4", adv)
+    return None
