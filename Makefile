@@ -47,6 +47,7 @@ test: venv
 bench: venv
 	$(PY) -m tests.bench.discovery_bench
 	$(PY) -m tests.bench.check_bench
+	$(PY) -m tests.bench.tls_dsk_bench
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.bench.gui_bench
 
 clean:

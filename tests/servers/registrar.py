@@ -38,6 +38,7 @@ import signal
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,6 +236,10 @@ class RegistrarStats:
     last_reject: str = ""
     register_auth_schemes: list[str] = field(default_factory=list)
     """The Authorization scheme of every authorized REGISTER, in order."""
+    register_times: list[float] = field(default_factory=list)
+    """``time.monotonic()`` when each REGISTER arrived (benchmarks)."""
+    authenticated_at: list[float] = field(default_factory=list)
+    """``time.monotonic()`` of each completed authentication (benchmarks)."""
     tls_dsk_handshakes: int = 0
     webservices: WebServicesStats | None = None
     """The web services' own counts (``tls-dsk*`` scenarios)."""
@@ -448,6 +453,7 @@ class SipRegistrarConnection:
         if method != "REGISTER":
             return await self.handle_other(request)
         self.stats.registers += 1
+        self.stats.register_times.append(time.monotonic())
         self.registers_seen += 1
         ua = request.header("User-Agent") or ""
         self.stats.user_agents.append(ua)
@@ -681,6 +687,7 @@ class SipRegistrarConnection:
                 await self.send(self.failed_auth(request))
                 return True
         self.stats.authenticated += 1
+        self.stats.authenticated_at.append(time.monotonic())
         ua = request.header("User-Agent") or ""
         if scenario == "forbidden-17002" and not ua.startswith("UCCAPI/"):
             await self.send(self.signed(self.response(request, 403, "Forbidden", [
