@@ -374,10 +374,11 @@ _ENTRIES: Final = (
     AdviceEntry(
         "dsk-auto-fails", "SS-DSK-AUTO", "Pidgin with Authentication scheme Auto would fail here",
         "The server offers TLS-DSK, which Pidgin's SIPE always picks under Auto, and TLS-DSK "
-        "fails ({detail}). SIPE does not fall back to another scheme then. {working} works, so "
-        "the profile pins {working}.",
-        "Keep Authentication scheme {working} (the export sets it); IT can fix TLS-DSK: "
-        "{detail_short}.", Field.AUTH),
+        "fails here: {detail}. SIPE does not fall back to another scheme then. {working} "
+        "works, so the profile pins {working}.",
+        "Keep Authentication scheme {working}: the saved profile and the Pidgin export set it. "
+        "To use TLS-DSK, the cause ({why_code}, in the report's steps) must be fixed first.",
+        Field.AUTH),
     AdviceEntry(
         "dsk-libxml", "SS-DSK-LIBXML", "Pidgin's SIPE on this computer cannot do TLS-DSK",
         "{detail} TLS-DSK needs SIPE to read the Lync web services' XML, so Pidgin fails with "

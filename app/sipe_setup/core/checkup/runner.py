@@ -209,8 +209,7 @@ class CheckRun:
         """Pidgin with Auto picks TLS-DSK and stops; the check proved another scheme."""
         scheme = self.ctx.facts.scheme
         self.ctx.facts.auto_fails_in_pidgin = True
-        adv = advice("dsk-auto-fails", detail=f"{why.title} ({why.code})", working=scheme,
-                     detail_short=why.title.lower())
+        adv = advice("dsk-auto-fails", detail=why.title, working=scheme, why_code=why.code)
         return (f"{summary} — Pidgin with Authentication scheme Auto would fail "
                 f"({why.code}); the export pins {scheme}", adv)
 
