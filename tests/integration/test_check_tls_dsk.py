@@ -124,10 +124,14 @@ def test_auto_when_this_pidgin_cannot_parse_xml_proves_and_pins_ntlm() -> None:
     assert run.registrar.stats.http_requests == 0  # nothing fetched for a scheme not used
 
 
-def test_explicit_tls_dsk_on_a_pidgin_that_cannot_parse_xml_warns() -> None:
-    result = check(sipe_reads_xml=False).result
-    assert result.verdict is Verdict.SIGNED_IN, report_text(result)
+def test_explicit_tls_dsk_on_a_pidgin_that_cannot_parse_xml_fails_like_pidgin() -> None:
+    """The server side is proven (and said so), but the verdict is Pidgin's on this machine."""
+    run = check(sipe_reads_xml=False)
+    result = run.result
+    assert result.verdict is Verdict.FAILED, report_text(result)
     assert result.advice is not None and result.advice.code == "SS-DSK-LIBXML"
+    assert "The server signs you in with TLS-DSK" in result.summary
+    assert run.registrar.stats.tls_dsk_handshakes == 1
 
 
 def test_version_3_completes_unsigned_like_sipe() -> None:

@@ -226,7 +226,9 @@ def rejection_advice(account: AccountSettings, rejection: Rejection, target: str
     scheme = rejection.scheme
     kind = rejection.kind
     if scheme is ChallengeScheme.TLS_DSK:
-        return _tls_dsk_advice(rejection, final, alternative or "NTLM or Kerberos")
+        clock = clock_skew_advice(skew, KERBEROS_SKEW_LIMIT) if kind is RejectionKind.REJECTED \
+            else None
+        return clock or _tls_dsk_advice(rejection, final, alternative or "NTLM or Kerberos")
     principal = str(account.login.kerberos)
     if kind is RejectionKind.UNAVAILABLE:
         return advice("kerberos-unavailable")

@@ -39,6 +39,7 @@ from sipe_setup.core.checkup.steps.signout import SignOutStep
 from sipe_setup.core.checkup.steps.validate import ValidateStep
 from sipe_setup.core.checkup.steps.verify import VerifyStep
 from sipe_setup.core.checkup.trust import TrustDecider, TrustKind, TrustQuestion
+from sipe_setup.core.checkup.verdict import signed_in_verdict
 from sipe_setup.core.discovery import Candidate
 from sipe_setup.core.steps import (
     CheckResult,
@@ -196,22 +197,8 @@ class CheckRun:
         for step in (RegisterStep(), CredentialsStep(), AuthenticateStep(), VerifyStep(),
                      SignOutStep()):
             await self._step(step)
-        transport = current.connection.transport.value.upper()
-        summary = (f"Signed in as {ctx.account.signin.address} via {candidate.host}:"
-                   f"{candidate.port} ({transport}, {ctx.facts.scheme})")
-        warn = next((s.advice for s in self.recorder.steps
-                     if s.status is StepStatus.WARN and s.advice), None)
-        if current.tls_dsk_excluded is not None:
-            summary, warn = self._auto_fails(summary, current.tls_dsk_excluded)
-        return self.result(Verdict.SIGNED_IN, summary, warn)
-
-    def _auto_fails(self, summary: str, why: RenderedAdvice) -> tuple[str, RenderedAdvice]:
-        """Pidgin with Auto picks TLS-DSK and stops; the check proved another scheme."""
-        scheme = self.ctx.facts.scheme
-        self.ctx.facts.auto_fails_in_pidgin = True
-        adv = advice("dsk-auto-fails", detail=why.title, working=scheme, why_code=why.code)
-        return (f"{summary} — Pidgin with Authentication scheme Auto would fail "
-                f"({why.code}); the export pins {scheme}", adv)
+        verdict, summary, adv = signed_in_verdict(ctx, self.recorder.steps)
+        return self.result(verdict, summary, adv)
 
     async def _allowed_outside(self, candidate: Candidate) -> bool:
         if self.ctx.ask_trust is None:
