@@ -108,6 +108,10 @@ class AuthMechanism(abc.ABC):
     def authenticator(self) -> SipAuthenticator:
         """The sans-I/O state machine that answers and signs."""
 
+    def intro(self, challenge: AuthChallenge) -> str:
+        """One line for the live view: what is about to be tried, as whom."""
+        return f"{self.label} (version {challenge.version or 'none'})"
+
     async def prepare(self, challenge: AuthChallenge, request: SipRequest) -> None:  # noqa: B027
         """I/O needed before the first token (default: none)."""
 

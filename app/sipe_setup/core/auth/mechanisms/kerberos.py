@@ -44,6 +44,9 @@ class KerberosMechanism(AuthMechanism):
     def principal_text(self) -> str:
         return self._authenticator.principal_text
 
+    def intro(self, challenge: AuthChallenge) -> str:
+        return f"Kerberos: ticket for {challenge.target_name} as {self.principal_text}"
+
     def _failed(self, kind: RejectionKind, detail: str, exc: Exception) -> MechanismFailed:
         return MechanismFailed(Rejection(self.scheme, kind, detail, cause=exc))
 

@@ -37,6 +37,11 @@ class NtlmMechanism(AuthMechanism):
         assert self._authenticator is not None, "prepare() refuses NTLM without a password"
         return self._authenticator
 
+    def intro(self, challenge: AuthChallenge) -> str:
+        identity = self.identity
+        shown = f"{identity.domain}\\{identity.user}" if identity.domain else identity.user
+        return f"NTLM as {shown} (version {challenge.version or 'none'})"
+
     async def prepare(self, challenge: AuthChallenge, request: SipRequest) -> None:
         if self._authenticator is None:
             raise MechanismFailed(Rejection(

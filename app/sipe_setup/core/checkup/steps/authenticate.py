@@ -12,7 +12,6 @@ from sipe_setup.core.auth.mechanism import (
     RejectionKind,
     offered_in_order,
 )
-from sipe_setup.core.auth.mechanisms.kerberos import KerberosMechanism
 from sipe_setup.core.auth.mechanisms.ntlm import NtlmMechanism
 from sipe_setup.core.auth.registry import MechanismSetup, create_mechanism, supported_schemes
 from sipe_setup.core.checkup.context import CheckContext
@@ -29,16 +28,6 @@ __all__ = ["AuthenticateStep"]
 
 _LABELS = {AuthScheme.KERBEROS: "Kerberos", AuthScheme.NTLM: "NTLM",
            AuthScheme.TLS_DSK: "TLS-DSK"}
-
-
-def _intro(mechanism: AuthMechanism, challenge: AuthChallenge) -> str:
-    if isinstance(mechanism, NtlmMechanism):
-        identity = mechanism.identity
-        shown = f"{identity.domain}\\{identity.user}" if identity.domain else identity.user
-        return f"NTLM as {shown} (version {challenge.version or 'none'})"
-    if isinstance(mechanism, KerberosMechanism):
-        return f"Kerberos: ticket for {challenge.target_name} as {mechanism.principal_text}"
-    return f"{mechanism.label} (version {challenge.version or 'none'})"
 
 
 def _sipe_falls_back(wanted: AuthScheme, rejection: Rejection,
@@ -94,7 +83,7 @@ class AuthenticateStep(Step):
             challenge = queue.pop(0)
             mechanism = create_mechanism(challenge.scheme, setup)
             assert mechanism is not None  # the queue holds supported schemes only
-            log(_intro(mechanism, challenge))
+            log(mechanism.intro(challenge))
             final: SipResponse | None = None
             try:
                 final = await run_handshake(session, dialog, mechanism, challenge, log)
