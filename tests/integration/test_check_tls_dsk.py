@@ -200,3 +200,16 @@ def test_rc4_md5_signs_in_with_hmac_md5_and_warns() -> None:
 def test_web_services_unreachable() -> None:
     result = check("tls-dsk-only").result
     assert result.code == "SS-DSK-NET", report_text(result)
+
+
+def test_hiding_hosts_hides_the_web_services_host_too() -> None:
+    from sipe_setup.core.report import Redaction
+
+    run = check()
+    account = parse_account("alice@example.test", login="EXAMPLE\\alice",
+                            server="server.example.test:5060", auth="tls-dsk")
+    result = run.result
+    result.server.webservice_hosts = ["lyncweb.contoso.net"]
+    result.steps[0].lines.append("GET https://lyncweb.contoso.net/CertProv/mex → 200 OK")
+    text = report_text(result, Redaction.for_check(account, result, None, hosts=True))
+    assert "lyncweb.contoso.net" not in text

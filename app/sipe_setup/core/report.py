@@ -62,6 +62,7 @@ class Redaction:
                 found = [str(c.get("host", "")) for c in candidates if isinstance(c, dict)]
             if result.selected:
                 found.append(result.selected.host)
+            found.extend(result.server.webservice_hosts)
             if account.server is not None:
                 found.append(account.server.host)
             host_names = (account.sip_domain, *(h for h in found if h))

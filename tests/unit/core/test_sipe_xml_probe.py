@@ -52,10 +52,12 @@ def test_the_probe_answers_on_this_machine_and_its_control_fires() -> None:
 def test_debian_12_libxml2_is_reported_broken() -> None:
     """The second check: on the Debian builds known to break SIPE, the probe must say so."""
     installed = _debian_libxml2_version()
-    if installed not in KNOWN_BROKEN_DEBIAN:
-        pytest.skip(f"libxml2 {installed or '(not a Debian package)'} is not one of the "
-                    "builds known to break SIPE")
     probe = run_sipe_xml_probe()
+    if installed not in KNOWN_BROKEN_DEBIAN:
+        # Another build: a version number says nothing either way (that is why the probe
+        # exists); it must still give an answer.
+        assert probe.status is not SipeXmlStatus.UNKNOWN, probe
+        return
     assert probe.status is SipeXmlStatus.BROKEN, probe
     assert probe.broken and not probe.ok
     assert probe.magic_fired is False
