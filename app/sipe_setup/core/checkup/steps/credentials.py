@@ -105,6 +105,13 @@ class CredentialsStep(Step):
         log(f"Certificate service: {challenge.sts_uri}")
         try:
             provisioned = await self._provision(ctx, challenge.sts_uri, log)
+        except TimeoutError:
+            limit = self._time_limit(ctx)
+            exc = ProvisioningError(ProvisioningFailure.UNREACHABLE,
+                                    f"The web services did not finish within {limit:g} s",
+                                    url=challenge.sts_uri)
+            adv = provisioning_advice(ctx.account, exc, self._alternative_text(alternatives))
+            return self._failed(ctx, adv, exc.detail, alternatives, password_refused=False)
         except ProvisioningError as exc:
             adv = provisioning_advice(ctx.account, exc, self._alternative_text(alternatives))
             if exc.sipe_message:
@@ -161,7 +168,12 @@ class CredentialsStep(Step):
             credentials=HttpCredentials.for_account(account, ctx.password),
             user_agent=client.user_agent, instance_uuid=dialog.instance, client=client,
             trust=_AskTheUser(ctx), on_request=lambda exchange: log(_exchange_line(exchange))),
-            ctx.options.response_timeout * 4)
+            self._time_limit(ctx))
+
+    @staticmethod
+    def _time_limit(ctx: CheckContext) -> float:
+        """The whole certificate fetch: four requests, the RST with up to three NTLM legs."""
+        return ctx.options.response_timeout * 4
 
     @staticmethod
     def _provisioned(ctx: CheckContext, provisioned: ProvisionedCertificate,
