@@ -41,7 +41,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sipe_setup.core.auth.authenticator import MessageSigningAuthenticator
 from sipe_setup.core.auth.challenge import AuthChallenge, ChallengeScheme
 from sipe_setup.core.auth.errors import AuthUsageError
-from sipe_setup.core.auth.tls_dsk.tls10 import CipherSuite, TlsDskHandshake
+from sipe_setup.core.auth.tls_dsk.crypto import CipherSuite
+from sipe_setup.core.auth.tls_dsk.tls10 import TlsDskHandshake
 from sipe_setup.core.sip.message import SipRequest
 
 __all__ = ["MAX_REAUTHENTICATION_SECONDS", "REAUTHENTICATION_MARGIN_SECONDS",

@@ -2,7 +2,8 @@
 
 This is the *reading* half of the TLS-DSK client (reference tls-dsk.md §1.6): it turns the bytes
 of a server ``gssapi-data`` token into facts, or into a :class:`TlsDskHandshakeError` that names
-why SIPE would fail on them. :mod:`.tls10` does the cryptography and writes the client's flight.
+why SIPE would fail on them. :mod:`.crypto` does the cryptography and :mod:`.tls10` writes the
+client's flight.
 
 SIPE's rules (``sipe-tls.c``: ``tls_record_parse``, ``handshake_parse``) as kept here:
 
