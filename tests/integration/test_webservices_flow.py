@@ -15,7 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from sipe_setup.core.account import KerberosPrincipal, NtlmIdentity, Secret
-from sipe_setup.core.net.http import BoundedHttpClient, HttpCredentials, HttpExchange
+from sipe_setup.core.net.http import BoundedHttpClient, HttpExchange
+from sipe_setup.core.net.http_auth import HttpCredentials
 from sipe_setup.core.transport import CertificateInfo
 from sipe_setup.core.webservices.provisioning import (
     ProvisionedCertificate,

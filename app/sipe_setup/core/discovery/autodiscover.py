@@ -33,23 +33,19 @@ import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
 from sipe_setup.core.account import NtlmIdentity, Secret
-from sipe_setup.core.net.http import (
-    BoundedHttpClient,
-    HttpAuthOutcome,
+from sipe_setup.core.net.errors import (
     HttpConnectError,
-    HttpCredentials,
     HttpDnsError,
     HttpError,
-    HttpHeaders,
-    HttpLimits,
-    HttpResponse,
     HttpTimeout,
     HttpTlsError,
     HttpTooLarge,
     HttpUrlError,
-    ParsedUrl,
-    parse_url,
 )
+from sipe_setup.core.net.headers import HttpHeaders
+from sipe_setup.core.net.http import BoundedHttpClient, HttpLimits, HttpResponse
+from sipe_setup.core.net.http_auth import HttpAuthOutcome, HttpCredentials
+from sipe_setup.core.net.url import ParsedUrl, parse_url
 from sipe_setup.core.transport import CertificateInfo, CertificateRejected
 
 from .model import AutodiscoverAttempt, AutodiscoverOutcome, AutodiscoverServer

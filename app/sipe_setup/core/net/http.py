@@ -2,7 +2,10 @@
 
 Sans-I/O parsing is h11's; this module owns the sockets, the limits, certificate trust and HTTP
 authentication, the way SIPE's ``sipe-http-request.c`` does them (reference ``tls-dsk.md`` §1.3,
-§4.4).
+§4.4). Its parts live beside it: :mod:`.url` (URL parsing), :mod:`.headers`, :mod:`.errors` (the
+:class:`HttpError` family), :mod:`.http_auth` (credentials, scheme choice, first tokens) and
+:mod:`.connection` (one h11 connection and the bounds of its answers). Every public name of
+those modules is re-exported here.
 
 Invariants:
 - One deadline per :meth:`BoundedHttpClient.request`: name resolution, connect, TLS, every
@@ -26,28 +29,38 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import enum
-import ipaddress
 import socket
 import ssl
 import time
-import urllib.parse
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
 
-import h11
-
-from sipe_setup.core.account import (
-    AccountSettings,
-    AuthScheme,
-    KerberosPrincipal,
-    NtlmIdentity,
-    Secret,
-)
 from sipe_setup.core.transport import CertificateInfo, CertificateRejected, describe_certificate
+
+from .connection import READ_CHUNK, Answer, Connection, close_writer
+from .errors import (
+    HttpConnectError,
+    HttpDnsError,
+    HttpError,
+    HttpErrorKind,
+    HttpProtocolError,
+    HttpTimeout,
+    HttpTlsError,
+    HttpTooLarge,
+    HttpUrlError,
+)
+from .headers import HttpHeaders
+from .http_auth import (
+    AuthAttempt,
+    HttpAuthOutcome,
+    HttpCredentials,
+    b64_token,
+    challenge_token,
+    offered_schemes,
+    start_auth,
+)
+from .url import ParsedUrl, parse_url
 
 __all__ = [
     "BoundedHttpClient",
@@ -74,145 +87,10 @@ __all__ = [
 HostResolver = Callable[[str], Awaitable[tuple[str, ...]]]
 """Returns the addresses of a host name (the discovery resolver); () when it does not resolve."""
 
-_READ_CHUNK: Final = 65536
-_MAX_INFORMATIONAL: Final = 8
 _MAX_ADDRESSES: Final = 4
-_CLOSE_WAIT: Final = 1.0
 
 
-# --- results and errors ---------------------------------------------------------------------------
-
-
-class HttpHeaders:
-    """Response headers in the order received; lookups ignore case. Immutable."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items: tuple[tuple[str, str], ...] = tuple(items)
-
-    def get(self, name: str, default: str = "") -> str:
-        """The first value of ``name``, or ``default``."""
-        wanted = name.lower()
-        return next((v for n, v in self._items if n.lower() == wanted), default)
-
-    def get_list(self, name: str) -> list[str]:
-        """Every value of ``name``, in order (``WWW-Authenticate`` comes several times)."""
-        wanted = name.lower()
-        return [v for n, v in self._items if n.lower() == wanted]
-
-    def items(self) -> tuple[tuple[str, str], ...]:
-        return self._items
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(n.lower() == name.lower() for n, _ in self._items)
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __repr__(self) -> str:
-        return f"HttpHeaders({list(self._items)!r})"
-
-
-class HttpAuthOutcome(enum.StrEnum):
-    """What HTTP authentication did for one request."""
-
-    NOT_NEEDED = "not-needed"  # no 401
-    NO_CREDENTIALS = "no-credentials"  # 401, but the caller gave none (or no password for it)
-    PLAIN_HTTP = "plain-http"  # 401 over http://: credentials are never sent there
-    NO_SCHEME = "no-scheme"  # 401 offering nothing we do (Negotiate/NTLM/Basic)
-    ACCEPTED = "accepted"  # credentials sent, the answer is not a 401
-    REJECTED = "rejected"  # 401 after the last leg: wrong password or unknown user
-    FAILED = "failed"  # the handshake broke (bad or missing token, closed connection)
-
-
-class HttpErrorKind(enum.StrEnum):
-    """Stable short words for what went wrong (reports and the advice catalog key on them)."""
-
-    URL = "url"
-    DNS = "dns"
-    REFUSED = "refused"
-    UNREACHABLE = "unreachable"
-    TIMEOUT = "timeout"
-    TLS = "tls"
-    TOO_LARGE = "too-large"
-    PROTOCOL = "protocol"
-
-
-class HttpError(Exception):
-    """An HTTP request ended without a usable answer; ``str()`` is a plain sentence."""
-
-    kind: HttpErrorKind = HttpErrorKind.PROTOCOL
-
-    def __init__(self, message: str, *, url: str = "", address: str = "") -> None:
-        super().__init__(message)
-        self.url = url
-        self.address = address
-        self.elapsed = 0.0
-
-
-class HttpUrlError(HttpError):
-    """The URL cannot be requested (not http/https, no host, bad port, control characters)."""
-
-    kind = HttpErrorKind.URL
-
-
-class HttpDnsError(HttpError):
-    """The host name does not resolve."""
-
-    kind = HttpErrorKind.DNS
-
-
-class HttpConnectError(HttpError):
-    """TCP connect failed; ``kind`` is REFUSED or UNREACHABLE."""
-
-    def __init__(self, message: str, *, kind: HttpErrorKind, url: str = "",
-                 address: str = "") -> None:
-        super().__init__(message, url=url, address=address)
-        self.kind = kind
-
-
-class HttpTimeout(HttpError):
-    """The whole request did not finish within its deadline."""
-
-    kind = HttpErrorKind.TIMEOUT
-
-
-class HttpTlsError(HttpError):
-    """The TLS handshake failed for a reason other than the certificate, or the trusted
-    certificates could not be loaded (``ca_file_problem``: our side, not the server's)."""
-
-    kind = HttpErrorKind.TLS
-
-    def __init__(self, message: str, *, url: str = "", address: str = "",
-                 ca_file_problem: bool = False) -> None:
-        super().__init__(message, url=url, address=address)
-        self.ca_file_problem = ca_file_problem
-
-
-class HttpProtocolError(HttpError):
-    """The server's answer is not valid HTTP/1.1, or it closed the connection mid-answer."""
-
-    kind = HttpErrorKind.PROTOCOL
-
-
-class HttpTooLarge(HttpError):
-    """The header block or the body is over its bound.
-
-    ``status`` and ``headers`` are set when the head arrived before the body overflowed
-    (``status`` is 0 when the header block itself was too large).
-    """
-
-    kind = HttpErrorKind.TOO_LARGE
-
-    def __init__(self, message: str, *, url: str = "", address: str = "", status: int = 0,
-                 headers: HttpHeaders | None = None) -> None:
-        super().__init__(message, url=url, address=address)
-        self.status = status
-        self.headers = headers or HttpHeaders()
+# --- results --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,111 +165,6 @@ class HttpExchange:
                 "diagnostics": self.diagnostics}
 
 
-# --- credentials ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HttpCredentials:
-    """What HTTP authentication may use (the repr never shows the password).
-
-    Attributes:
-        ntlm: user and domain for NTLM and Basic (SIPE's ``authuser``: the Login, else the
-            sign-in address).
-        password: the account password; None with single sign-on.
-        kerberos: the client principal for Kerberos (Negotiate); None = no Kerberos.
-        sso: use the credential cache (``kinit``) for Kerberos instead of the password.
-        ntlm_only: the account is set to NTLM, so Negotiate is never used (as SIPE).
-    """
-
-    ntlm: NtlmIdentity | None = None
-    password: Secret | None = None
-    kerberos: KerberosPrincipal | None = None
-    sso: bool = False
-    ntlm_only: bool = False
-
-    @classmethod
-    def for_account(cls, account: AccountSettings, password: Secret | None) -> HttpCredentials:
-        """The credentials SIPE's HTTP requests use for ``account``."""
-        return cls(ntlm=account.login.ntlm, password=None if account.sso else password,
-                   kerberos=account.login.kerberos, sso=account.sso,
-                   ntlm_only=account.auth is AuthScheme.NTLM)
-
-    @property
-    def ntlm_username(self) -> str:
-        """``DOMAIN\\user`` (or ``user`` / ``user@domain``) as NTLM and Basic send it."""
-        if self.ntlm is None:
-            return ""
-        if self.ntlm.domain:
-            return f"{self.ntlm.domain}\\{self.ntlm.user}"
-        return self.ntlm.user
-
-
-# --- URLs -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedUrl:
-    """An http(s) URL split the way a request needs it."""
-
-    scheme: str
-    host: str  # lower case, no trailing dot, no brackets around IPv6
-    port: int
-    target: str  # path + query, percent-encoded where needed
-    explicit_port: bool
-    is_ip: bool
-
-    @property
-    def https(self) -> bool:
-        return self.scheme == "https"
-
-    @property
-    def host_for_header(self) -> str:
-        return f"[{self.host}]" if ":" in self.host else self.host
-
-    def origin(self) -> str:
-        return f"{self.scheme}://{self.host_for_header}:{self.port}"
-
-
-_TARGET_SAFE: Final = "!$&'()*+,/:;=?@[]~%-._"
-
-
-def parse_url(url: str, *, https_port: int = 443, http_port: int = 80) -> ParsedUrl:
-    """Split ``url``; ports missing from it default to ``https_port`` / ``http_port``.
-
-    Raises:
-        HttpUrlError: not http/https, no host, a bad port, or control characters/spaces.
-    """
-    text = url.strip()
-    if not text or len(text) > 8192 or any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
-        raise HttpUrlError("the URL is empty, too long, or contains spaces or control "
-                           "characters", url=url[:200])
-    try:
-        parts = urllib.parse.urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise HttpUrlError(f"the URL is not usable ({exc})", url=url[:200]) from None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".").lower()
-    if scheme not in ("http", "https") or not host:
-        raise HttpUrlError("the URL is not an http:// or https:// URL with a host",
-                           url=url[:200])
-    if port == 0:
-        raise HttpUrlError("the URL names port 0", url=url[:200])
-    try:
-        ipaddress.ip_address(host)
-        is_ip = True
-    except ValueError:
-        is_ip = False
-        if any(not (c.isalnum() or c in "-._") for c in host):
-            raise HttpUrlError(f"“{host[:100]}” is not a host name", url=url[:200]) from None
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    target = urllib.parse.quote(target, safe=_TARGET_SAFE)
-    default = https_port if scheme == "https" else http_port
-    return ParsedUrl(scheme=scheme, host=host, port=port or default, target=target,
-                     explicit_port=port is not None, is_ip=is_ip)
-
 
 # --- limits ---------------------------------------------------------------------------------------
 
@@ -414,272 +187,6 @@ class HttpLimits:
     max_headers: int = 100
     max_auth_legs: int = 3
 
-
-# --- one connection -------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Answer:
-    status: int
-    reason: str
-    headers: HttpHeaders
-    body: bytes
-
-
-@dataclass(slots=True)
-class _Connection:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    address: str
-    certificate: CertificateInfo | None
-    user_accepted: bool
-    limits: HttpLimits
-    url: str
-    h11: h11.Connection = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.h11 = h11.Connection(h11.CLIENT,
-                                  max_incomplete_event_size=self.limits.max_header_bytes)
-
-    @property
-    def reusable(self) -> bool:
-        return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
-
-    def _error(self, cls: type[HttpError], message: str) -> HttpError:
-        return cls(message, url=self.url, address=self.address)
-
-    async def exchange(self, method: str, target: str, headers: list[tuple[str, str]],
-                       body: bytes | None, max_body: int) -> _Answer:
-        if self.h11.our_state is h11.DONE:
-            self.h11.start_next_cycle()
-        try:
-            data = self.h11.send(h11.Request(method=method, target=target, headers=headers))
-            if body:
-                data = (data or b"") + (self.h11.send(h11.Data(data=body)) or b"")
-            data = (data or b"") + (self.h11.send(h11.EndOfMessage()) or b"")
-        except h11.LocalProtocolError as exc:
-            raise self._error(HttpProtocolError,
-                              f"the request could not be written ({exc})") from None
-        try:
-            self.writer.write(data)
-            await self.writer.drain()
-        except (ConnectionError, OSError) as exc:
-            raise self._error(HttpProtocolError,
-                              f"the server closed the connection while the request was "
-                              f"sent ({exc.strerror or type(exc).__name__})") from None
-        return await self._read_answer(max_body)
-
-    async def _next_event(self) -> Any:
-        while True:
-            try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError as exc:
-                if exc.error_status_hint == 431:
-                    raise HttpTooLarge(f"the server's header block is larger than "
-                                       f"{self.limits.max_header_bytes} bytes", url=self.url,
-                                       address=self.address) from None
-                if "peer closed connection" in str(exc):
-                    raise self._error(HttpProtocolError, "the server closed the connection in "
-                                      "the middle of the answer") from None
-                raise self._error(HttpProtocolError,
-                                  f"the answer is not valid HTTP/1.1 ({exc})") from None
-            if event is not h11.NEED_DATA:
-                return event
-            try:
-                chunk = await self.reader.read(_READ_CHUNK)
-            except (ConnectionError, OSError, ssl.SSLError) as exc:
-                raise self._error(HttpProtocolError, f"the connection broke while reading the "
-                                  f"answer ({type(exc).__name__})") from None
-            self.h11.receive_data(chunk)
-
-    async def _read_answer(self, max_body: int) -> _Answer:
-        informational = 0
-        while True:
-            event = await self._next_event()
-            if isinstance(event, h11.InformationalResponse):
-                informational += 1
-                if informational > _MAX_INFORMATIONAL:
-                    raise self._error(HttpProtocolError,
-                                      "the server sent too many 1xx answers")
-                continue
-            if isinstance(event, h11.Response):
-                break
-            if isinstance(event, h11.ConnectionClosed):
-                raise self._error(HttpProtocolError,
-                                  "the server closed the connection without answering")
-            raise self._error(HttpProtocolError,
-                              f"unexpected HTTP event {type(event).__name__}")
-        raw = event.headers.raw_items()
-        # h11 bounds a header block that arrives in pieces; one that arrives in one read is
-        # measured here.
-        if sum(len(n) + len(v) + 4 for n, v in raw) > self.limits.max_header_bytes:
-            raise HttpTooLarge(f"the server's header block is larger than "
-                               f"{self.limits.max_header_bytes} bytes", url=self.url,
-                               address=self.address)
-        if len(raw) > self.limits.max_headers:
-            raise self._error(HttpProtocolError, f"the answer has {len(raw)} header lines (at "
-                              f"most {self.limits.max_headers} are accepted)")
-        headers = HttpHeaders((bytes(n).decode("latin-1"), bytes(v).decode("latin-1"))
-                              for n, v in raw)
-        status = int(event.status_code)
-        reason = bytes(event.reason).decode("latin-1", "replace")[:200]
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            part = await self._next_event()
-            if isinstance(part, h11.Data):
-                size += len(part.data)
-                if size > max_body:
-                    raise HttpTooLarge(f"the answer's body is larger than {max_body} bytes",
-                                       url=self.url, address=self.address, status=status,
-                                       headers=headers)
-                chunks.append(bytes(part.data))
-            elif isinstance(part, h11.EndOfMessage):
-                break
-            else:
-                raise self._error(HttpProtocolError, "the server closed the connection in "
-                                  "the middle of the answer")
-        return _Answer(status, reason, headers, b"".join(chunks))
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.writer.wait_closed(), _CLOSE_WAIT)
-
-
-# --- HTTP authentication --------------------------------------------------------------------------
-
-
-def _offered(headers: HttpHeaders) -> dict[str, str | None]:
-    """``{scheme lower: token or None}`` from the WWW-Authenticate headers (first of each)."""
-    offered: dict[str, str | None] = {}
-    for value in headers.get_list("www-authenticate")[:16]:
-        parts = value.strip().split(None, 1)
-        if not parts:
-            continue
-        scheme = parts[0].lower().rstrip(",")
-        token = parts[1].strip() if len(parts) == 2 else ""
-        offered.setdefault(scheme, token or None)
-    return offered
-
-
-def _challenge(headers: HttpHeaders, scheme: str) -> bytes | None:
-    token = _offered(headers).get(scheme.lower())
-    if not token:
-        return None
-    try:
-        return base64.b64decode(token, validate=True)
-    except ValueError:
-        return None
-
-
-def _b64(token: bytes) -> str:
-    return base64.b64encode(token).decode("ascii")
-
-
-class _AuthAttempt:
-    """The state of one authentication handshake (a mechanism and its scheme name)."""
-
-    def __init__(self, scheme: str, mechanism: str, identity: str, context: Any,
-                 first_token: bytes, note: str = "") -> None:
-        self.scheme = scheme  # the name in the Authorization header
-        self.mechanism = mechanism  # "Kerberos", "NTLM", "Basic"
-        self.identity = identity
-        self.context = context
-        self.token: bytes | None = first_token
-        self.note = note
-
-    @property
-    def complete(self) -> bool:
-        if self.context is None:
-            return True
-        return bool(self.context.complete)
-
-    def describe(self) -> str:
-        text = f"{self.mechanism} as {self.identity}" if self.identity else self.mechanism
-        return f"{text} ({self.note})" if self.note else text
-
-
-def _kerberos_error(exc: Exception, password: Secret | None) -> str:
-    from sipe_setup.core.auth.kerberos import _describe_gss_error
-
-    return _describe_gss_error(exc, password.reveal() if password else None)
-
-
-def _kerberos_token(credentials: HttpCredentials, host: str) -> tuple[Any, bytes]:
-    """Runs in a worker thread: asking the KDC is blocking I/O."""
-    import spnego
-
-    username = None if credentials.sso or credentials.kerberos is None else str(
-        credentials.kerberos)
-    password = (None if credentials.sso or credentials.password is None
-                else credentials.password.reveal())
-    # No mutual authentication: the context completes with the AP-REQ, so a 401 to it is a
-    # plain rejection (SIPE does not verify an AP-REP on HTTP either).
-    context = spnego.client(username, password, hostname=host, service="HTTP",
-                            protocol="kerberos", context_req=spnego.ContextReq.integrity)
-    token = context.step()
-    if not token:
-        raise ValueError("the Kerberos mechanism produced no token")
-    return context, bytes(token)
-
-
-def _ntlm_start(credentials: HttpCredentials, host: str) -> tuple[Any, bytes]:
-    import spnego
-
-    assert credentials.password is not None
-    context = spnego.client(credentials.ntlm_username, credentials.password.reveal(),
-                            hostname=host, service="HTTP", protocol="ntlm")
-    token = context.step()
-    if not token:
-        raise ValueError("the NTLM mechanism produced no NEGOTIATE message")
-    return context, bytes(token)
-
-
-_NotStarted = tuple[HttpAuthOutcome, str]
-
-
-async def _start_auth(offered: dict[str, str | None], credentials: HttpCredentials,
-                      host: str) -> _AuthAttempt | _NotStarted:
-    """Pick the scheme as SIPE does and produce the first token, or say why not."""
-    from sipe_setup.core.auth.kerberos import kerberos_available
-
-    note = ""
-    if "negotiate" in offered and not credentials.ntlm_only:
-        # SIPE's Negotiate: Kerberos first; if no ticket can be had, raw NTLM under "NTLM".
-        wants_kerberos = credentials.sso or (credentials.kerberos is not None
-                                             and bool(credentials.password))
-        if wants_kerberos and kerberos_available():
-            try:
-                context, token = await asyncio.to_thread(_kerberos_token, credentials, host)
-            except Exception as exc:  # GSSAPI raises many types; all mean "no ticket"
-                note = f"Kerberos not possible: {_kerberos_error(exc, credentials.password)}"
-            else:
-                who = ("the ticket in the credential cache" if credentials.sso
-                       else str(credentials.kerberos))
-                return _AuthAttempt("Negotiate", "Kerberos", who, context, token)
-        elif wants_kerberos:
-            note = "Kerberos not possible: the Python Kerberos modules are not installed"
-        use_ntlm = True
-    else:
-        use_ntlm = "ntlm" in offered
-    if use_ntlm:
-        if credentials.ntlm is None or not credentials.password:
-            return (HttpAuthOutcome.NO_CREDENTIALS,
-                    "NTLM needs the password, and none was given" + (f" ({note})" if note else ""))
-        try:
-            context, token = _ntlm_start(credentials, host)
-        except Exception as exc:  # spnego texts hold no secret, but keep it short anyway
-            return HttpAuthOutcome.FAILED, f"NTLM could not start ({type(exc).__name__})"
-        return _AuthAttempt("NTLM", "NTLM", credentials.ntlm_username, context, token, note)
-    if "basic" in offered:
-        if credentials.ntlm is None or not credentials.password:
-            return HttpAuthOutcome.NO_CREDENTIALS, "Basic needs the password, and none was given"
-        raw = f"{credentials.ntlm_username}:{credentials.password.reveal()}".encode()
-        return _AuthAttempt("Basic", "Basic", credentials.ntlm_username, None, raw)
-    schemes = ", ".join(sorted(offered)) or "none"
-    return (HttpAuthOutcome.NO_SCHEME,
-            f"the server offers no scheme SIPE can use (offered: {schemes})")
 
 
 class _ConnectionLost(Exception):
@@ -827,8 +334,15 @@ class BoundedHttpClient:
             raise HttpDnsError(f"{parsed.host} does not resolve", url=url)
         return addresses
 
+    def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    address: str, certificate: CertificateInfo | None, user_accepted: bool,
+                    url: str) -> Connection:
+        return Connection(reader, writer, address, certificate, user_accepted, url,
+                          max_header_bytes=self.limits.max_header_bytes,
+                          max_headers=self.limits.max_headers)
+
     async def _connect(self, parsed: ParsedUrl, url: str,
-                       addresses: tuple[str, ...]) -> _Connection:
+                       addresses: tuple[str, ...]) -> Connection:
         last: HttpError | None = None
         for address in addresses[:_MAX_ADDRESSES]:
             try:
@@ -845,7 +359,7 @@ class BoundedHttpClient:
             return await asyncio.open_connection(
                 address, parsed.port, ssl=context,
                 server_hostname=(parsed.host if context is not None else None),
-                limit=_READ_CHUNK)
+                limit=READ_CHUNK)
         except ssl.SSLCertVerificationError:
             raise
         except ssl.SSLError as exc:
@@ -861,10 +375,10 @@ class BoundedHttpClient:
                                    kind=HttpErrorKind.UNREACHABLE, url=url,
                                    address=address) from None
 
-    async def _connect_one(self, parsed: ParsedUrl, url: str, address: str) -> _Connection:
+    async def _connect_one(self, parsed: ParsedUrl, url: str, address: str) -> Connection:
         if not parsed.https:
             reader, writer = await self._open(parsed, url, address, None)
-            return _Connection(reader, writer, address, None, False, self.limits, url)
+            return self._connection(reader, writer, address, None, False, url)
         try:
             verifying = await self._verifying_context()
         except (OSError, ssl.SSLError) as exc:
@@ -884,7 +398,7 @@ class BoundedHttpClient:
         ssl_object = writer.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der:
-            await _close(writer)
+            await close_writer(writer)
             raise HttpTlsError(f"{parsed.host}:{parsed.port} sent no certificate", url=url,
                                address=address)
         certificate = describe_certificate(der, parsed.host, chain_trusted=chain_trusted,
@@ -892,11 +406,10 @@ class BoundedHttpClient:
         user_accepted = False
         if not certificate.acceptable:
             if certificate.sha256_fingerprint.upper() not in self._trusted:
-                await _close(writer)
+                await close_writer(writer)
                 raise CertificateRejected(certificate)
             user_accepted = True
-        return _Connection(reader, writer, address, certificate, user_accepted, self.limits,
-                           url)
+        return self._connection(reader, writer, address, certificate, user_accepted, url)
 
     async def _request(self, method: str, url: str, parsed: ParsedUrl,
                        extra: Sequence[tuple[str, str]], body: bytes | None,
@@ -906,7 +419,7 @@ class BoundedHttpClient:
         connection = await self._connect(parsed, url, addresses)
         sent = 0
 
-        async def send(authorization: str | None, *, same_connection: bool = False) -> _Answer:
+        async def send(authorization: str | None, *, same_connection: bool = False) -> Answer:
             nonlocal connection, sent
             if sent and not connection.reusable:
                 if same_connection:
@@ -918,7 +431,7 @@ class BoundedHttpClient:
             sent += 1
             return await connection.exchange(method, parsed.target, headers, body, max_body)
 
-        def result(answer: _Answer, auth: HttpAuthOutcome, scheme: str = "",
+        def result(answer: Answer, auth: HttpAuthOutcome, scheme: str = "",
                    detail: str = "") -> HttpResponse:
             return HttpResponse(method=method, url=url, status=answer.status,
                                 reason=answer.reason, headers=answer.headers, body=answer.body,
@@ -938,19 +451,19 @@ class BoundedHttpClient:
                 return result(answer, HttpAuthOutcome.PLAIN_HTTP,
                               detail="authentication needed; credentials are never sent over "
                               "unencrypted http://")
-            attempt = await _start_auth(_offered(answer.headers), credentials, parsed.host)
+            attempt = await start_auth(offered_schemes(answer.headers), credentials, parsed.host)
             if isinstance(attempt, tuple):
                 return result(answer, attempt[0], detail=attempt[1])
             return await self._handshake(attempt, answer, send, result)
         finally:
             await connection.close()
 
-    async def _handshake(self, attempt: _AuthAttempt, answer: _Answer,
-                         send: Callable[..., Awaitable[_Answer]],
+    async def _handshake(self, attempt: AuthAttempt, answer: Answer,
+                         send: Callable[..., Awaitable[Answer]],
                          result: Callable[..., HttpResponse]) -> HttpResponse:
         scheme, legs = attempt.scheme, 0
         while attempt.token is not None and legs < self.limits.max_auth_legs:
-            authorization = f"{scheme} {_b64(attempt.token)}"
+            authorization = f"{scheme} {b64_token(attempt.token)}"
             attempt.token = None
             try:
                 # The first leg may use a new connection; the later ones must not: NTLM and
@@ -968,7 +481,7 @@ class BoundedHttpClient:
             if attempt.complete:
                 return result(answer, HttpAuthOutcome.REJECTED, scheme,
                               f"{attempt.describe()} was rejected (HTTP 401)")
-            challenge = _challenge(answer.headers, scheme)
+            challenge = challenge_token(answer.headers, scheme)
             if challenge is None:
                 # SIPE: "authentication failed, throwing away context".
                 return result(answer, HttpAuthOutcome.FAILED, scheme,
@@ -984,8 +497,3 @@ class BoundedHttpClient:
                       f"{attempt.describe()}: the handshake did not finish within "
                       f"{self.limits.max_auth_legs} requests")
 
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(writer.wait_closed(), _CLOSE_WAIT)

@@ -38,18 +38,10 @@ from typing import Final, Protocol
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sipe_setup.core.discovery.plan import is_inside_domain
-from sipe_setup.core.net.http import (
-    BoundedHttpClient,
-    HttpAuthOutcome,
-    HttpCredentials,
-    HttpError,
-    HttpErrorKind,
-    HttpExchange,
-    HttpResponse,
-    HttpUrlError,
-    ParsedUrl,
-    parse_url,
-)
+from sipe_setup.core.net.errors import HttpError, HttpErrorKind, HttpUrlError
+from sipe_setup.core.net.http import BoundedHttpClient, HttpExchange, HttpResponse
+from sipe_setup.core.net.http_auth import HttpAuthOutcome, HttpCredentials
+from sipe_setup.core.net.url import ParsedUrl, parse_url
 from sipe_setup.core.transport import CertificateInfo, CertificateRejected
 
 from .certprov import (

@@ -23,7 +23,8 @@ from sipe_setup.core.checkup.flow import Step, StepFailed, StepLog, StepOutcome
 from sipe_setup.core.checkup.steps.connect import host_addresses
 from sipe_setup.core.checkup.trust import TrustKind, TrustQuestion
 from sipe_setup.core.discovery.autodiscover import default_user_agent
-from sipe_setup.core.net.http import BoundedHttpClient, HttpCredentials, HttpExchange
+from sipe_setup.core.net.http import BoundedHttpClient, HttpExchange
+from sipe_setup.core.net.http_auth import HttpCredentials
 from sipe_setup.core.steps import AcceptedCertificate, StepId
 from sipe_setup.core.transport import CertificateInfo
 from sipe_setup.core.webservices.provisioning import (
