@@ -17,17 +17,26 @@ from typing import ClassVar, TypeVar
 import pytest
 
 from sipe_setup.core.account import AccountSettings, Secret, Transport, parse_account
-from sipe_setup.core.auth.challenge import ChallengeScheme, find_challenge, parse_challenges
+from sipe_setup.core.auth.challenge import (
+    AuthChallenge,
+    ChallengeScheme,
+    find_challenge,
+    parse_challenges,
+)
 from sipe_setup.core.auth.errors import ServerSignatureError
 from sipe_setup.core.auth.mechanism import AuthMechanism, MechanismFailed, Rejection
+from sipe_setup.core.auth.mechanisms.tls_dsk import SigninCertificate
 from sipe_setup.core.auth.registry import MechanismSetup, create_mechanism
 from sipe_setup.core.checkup import CheckOptions
 from sipe_setup.core.checkup.context import CheckContext
 from sipe_setup.core.checkup.handshake import run_handshake
 from sipe_setup.core.checkup.session import SipSession
 from sipe_setup.core.checkup.steps.signout import deregister
+from sipe_setup.core.net.http import BoundedHttpClient
+from sipe_setup.core.net.http_auth import HttpCredentials
 from sipe_setup.core.sip.message import SipResponse
 from sipe_setup.core.transport import open_sip_connection
+from sipe_setup.core.webservices.provisioning import ProvisioningError, provision_certificate
 from tests.conftest import require_tool
 from tests.servers.kdc import MitKdc
 from tests.servers.registrar import Registrar, RegistrarConfig
@@ -55,6 +64,12 @@ class MechanismContract:
         return parse_account("alice@example.test", login=self.login, server="127.0.0.1:5060",
                              transport="tcp", auth=str(self.scheme).lower())
 
+    async def mechanism_setup(self, registrar: Registrar, account: AccountSettings,
+                              password: Secret, challenge: AuthChallenge,
+                              instance: str) -> MechanismSetup:
+        """What the mechanism is built with (TLS-DSK: a certificate fetched first)."""
+        return MechanismSetup(account, password, "testhost", 10.0)
+
     def drive(self, config: RegistrarConfig, password: str,
               then: Callable[[SipSession, AuthMechanism, SipResponse], Awaitable[T]]
               ) -> tuple[T, Registrar]:
@@ -74,8 +89,9 @@ class MechanismContract:
                 first = await session.exchange(dialog.next_register(), None, _log)
                 challenge = find_challenge(parse_challenges(first), self.scheme)
                 assert challenge is not None
-                mechanism = create_mechanism(self.scheme, MechanismSetup(
-                    account, Secret(password), "testhost", 10.0))
+                setup = await self.mechanism_setup(registrar, account, Secret(password),
+                                                   challenge, dialog.instance)
+                mechanism = create_mechanism(self.scheme, setup)
                 assert mechanism is not None and mechanism.scheme is self.scheme
                 final = await run_handshake(session, dialog, mechanism, challenge, _log)
                 outcome = await then(session, mechanism, final)
@@ -161,3 +177,45 @@ class TestKerberosMechanism(MechanismContract):
                 monkeypatch.setenv(key, value)
             assert "KRB5_CONFIG" in os.environ
             yield RegistrarConfig(users=USERS, keytab=keytab)
+
+
+class _TrustLoopback:
+    async def approve_certificate(self, host: str, port: int, certificate: object) -> bool:
+        return False
+
+    async def approve_host(self, host: str, port: int, sip_domain: str) -> bool:
+        return host == "127.0.0.1"
+
+
+class TestTlsDskMechanism(MechanismContract):
+    scheme = ChallengeScheme.TLS_DSK
+    login = "EXAMPLE\\alice"
+
+    @pytest.fixture
+    def config(self) -> RegistrarConfig:
+        return RegistrarConfig(users=USERS, scenario="tls-dsk")
+
+    def account(self) -> AccountSettings:
+        return parse_account("alice@example.test", login=self.login, server="127.0.0.1:5060",
+                             transport="tcp", auth="tls-dsk")
+
+    async def mechanism_setup(self, registrar: Registrar, account: AccountSettings,
+                              password: Secret, challenge: AuthChallenge,
+                              instance: str) -> MechanismSetup:
+        """The sign-in certificate from the registrar's web services, as the check gets it;
+        none when they refuse (the mechanism must then fail with typed facts)."""
+        webservices = registrar.webservices
+        assert webservices is not None and challenge.sts_uri
+        client = BoundedHttpClient(user_agent="contract", ca_file=str(webservices.ca_cert_path))
+        try:
+            provisioned = await provision_certificate(
+                sts_uri=challenge.sts_uri, signin=account.signin.address,
+                credentials=HttpCredentials.for_account(account, password),
+                user_agent="contract", instance_uuid=instance, client=client,
+                trust=_TrustLoopback())
+        except ProvisioningError:
+            return MechanismSetup(account, password, "testhost", 10.0)
+        certificate = SigninCertificate(provisioned.certificate_der, provisioned.private_key,
+                                        provisioned.not_after)
+        return MechanismSetup(account, password, "testhost", 10.0,
+                              signin_certificate=certificate)

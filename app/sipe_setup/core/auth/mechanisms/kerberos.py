@@ -11,6 +11,7 @@ from sipe_setup.core.auth.kerberos import (
     KerberosError,
     KerberosSipAuthenticator,
     KerberosUnavailable,
+    kerberos_available,
 )
 from sipe_setup.core.auth.mechanism import (
     AuthMechanism,
@@ -36,6 +37,12 @@ class KerberosMechanism(AuthMechanism):
         self._timeout = timeout
         self._token: str | None = None
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        if kerberos_available():
+            return None
+        return "the Python Kerberos modules (gssapi, krb5) are not installed"
+
     @property
     def authenticator(self) -> KerberosSipAuthenticator:
         return self._authenticator
@@ -51,6 +58,9 @@ class KerberosMechanism(AuthMechanism):
         return MechanismFailed(Rejection(self.scheme, kind, detail, cause=exc))
 
     async def prepare(self, challenge: AuthChallenge, request: SipRequest) -> None:
+        missing = self.unavailable()
+        if missing is not None:
+            raise MechanismFailed(Rejection(self.scheme, RejectionKind.UNAVAILABLE, missing))
         try:
             self._token = await asyncio.wait_for(
                 asyncio.to_thread(self._authenticator.start, challenge, request), self._timeout)
