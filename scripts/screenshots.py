@@ -169,6 +169,8 @@ def inner(out: Path, suffix: str) -> int:
             next_page(wizard)
             shot(wizard, "result-success")
             next_page(wizard)
+            if wizard.save_page.keyring_busy():  # the keyring is asked off the GUI thread
+                wait(wizard.save_page.keyring_checked)
             shot(wizard, "save")
             QTest.mouseClick(wizard.save_page.save_button, Qt.MouseButton.LeftButton)
             wait(wizard.save_page.saved)

@@ -17,8 +17,10 @@ from sipe_setup.cli_common import (
     EXIT_USAGE,
     add_password_options,
     nameserver_arg,
+    printable_output,
     read_password,
     seconds_arg,
+    take_password_from_environment,
 )
 from sipe_setup.cli_profiles import add_profile_commands
 from sipe_setup.core.account import (
@@ -26,6 +28,7 @@ from sipe_setup.core.account import (
     AccountValidationError,
     parse_account,
 )
+from sipe_setup.core.advice import RenderedAdvice
 from sipe_setup.core.discovery import (
     AutodiscoverSettings,
     DiscoveryMode,
@@ -36,6 +39,8 @@ from sipe_setup.core.discovery import (
     discover,
     recommended_records,
 )
+from sipe_setup.core.hardening import harden_process
+from sipe_setup.core.textsafety import escape_json_output, printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,22 +66,27 @@ def _on_a_desktop() -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sipe-setup`` console script."""
+    harden_process()  # first: no core dump may ever hold a password
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments and _on_a_desktop():
         from sipe_setup.gui.app import run_wizard  # Qt only when the wizard is wanted
 
         return run_wizard([])
-    parser = build_parser()
-    args = parser.parse_args(arguments)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
-    handler = args.handler
-    try:
-        return int(handler(args))
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
-        return 130
+    # Everything printed from here on may hold text from a server or a file: shown, never
+    # obeyed by the terminal (DESIGN §6).
+    with printable_output():
+        parser = build_parser()
+        args = parser.parse_args(arguments)
+        take_password_from_environment(args)  # before anything can start a child process
+        if args.command is None:
+            parser.print_help()
+            return EXIT_OK
+        handler = args.handler
+        try:
+            return int(handler(args))
+        except KeyboardInterrupt:
+            print("\nInterrupted.", file=sys.stderr)
+            return 130
 
 
 # --- discover -----------------------------------------------------------------------------------
@@ -135,7 +145,8 @@ def run_discover(args: argparse.Namespace) -> int:
     )
     result = asyncio.run(discover(account, password=password, options=options))
     if args.json:
-        print(json.dumps(discover_document(account, result), indent=2, ensure_ascii=False))
+        print(escape_json_output(json.dumps(discover_document(account, result), indent=2,
+                                            ensure_ascii=False)))
     else:
         print(render_discovery(account, result))
     return EXIT_OK if result.found else EXIT_PROBLEM
@@ -146,7 +157,7 @@ def discover_document(account: AccountSettings, result: DiscoveryResult) -> dict
     document: dict[str, object] = {"schema_version": 1, "command": "discover",
                                    "signin": account.signin.address}
     document["verdict"] = "found" if result.found else "none"
-    document["code"] = None if result.found else DISCOVER_NONE_CODE
+    document["code"] = None if result.found else _failure(result).code
     document.update(result.to_json())
     document["advice"] = ([] if result.found else list(recommended_records(result.sip_domain)))
     return document
@@ -156,6 +167,13 @@ def _records_text(query_records: Sequence[str], detail: str, outcome: QueryOutco
     if query_records:
         return ", ".join(query_records)
     return "" if outcome is QueryOutcome.ANSWER else detail
+
+
+def _failure(result: DiscoveryResult) -> RenderedAdvice:
+    """Why nothing was found, as ``check`` says it (DNS not answering ≠ nothing published)."""
+    from sipe_setup.core.checkup.diagnose import discovery_failure_advice
+
+    return discovery_failure_advice(result)
 
 
 def render_discovery(account: AccountSettings, result: DiscoveryResult) -> str:
@@ -171,16 +189,23 @@ def render_discovery(account: AccountSettings, result: DiscoveryResult) -> str:
         width = max(len(q.name) for q in result.queries)
         for q in result.queries:
             records = []
+            random_pick = q.sipe_srv_random
             for target in q.srv_targets:
-                mark = "  <- SIPE uses this one (first as returned)" if target.sipe_uses else ""
+                if random_pick and target.sipe_chance > 0:
+                    mark = f"  <- SIPE may use this one ({target.sipe_chance:.0%})"
+                elif target.sipe_uses:
+                    mark = "  <- SIPE uses this one"
+                else:
+                    mark = ""
                 records.append(f"{target}{mark}")
             text = "; ".join(records) if records else _records_text(q.records, q.detail,
                                                                     q.outcome)
             lines.append(f"  {q.name:<{width}}  {q.record_type.value:<4}  "
                          f"{q.outcome.value:<10}  {q.elapsed_ms:6.0f} ms  {text}")
         if any(q.srv_targets for q in result.queries):
-            lines.append("  (SRV records are listed in RFC 2782 order; SIPE ignores priority "
-                         "and weight and uses only the first record of the answer.)")
+            lines.append("  (SRV records are listed in RFC 2782 order. SIPE uses one record per "
+                         "name: the best priority; among equal priorities libpurple draws one "
+                         "by weight, so the pick can change between sign-ins.)")
     if result.autodiscover:
         lines += ["", "Lync autodiscover (internal before external; https and http are "
                   "equivalent)"]
@@ -200,15 +225,20 @@ def render_discovery(account: AccountSettings, result: DiscoveryResult) -> str:
     if result.selected is not None:
         lines.append(f"SIPE would connect first to: {result.selected}")
     else:
-        lines.append(f"{DISCOVER_NONE_CODE}: no server found for {result.sip_domain}.")
-        lines.append("Ask your IT department to publish the DNS records Lync clients use, "
-                     "for example:")
-        lines += [f"  {record}" for record in recommended_records(result.sip_domain)]
-        lines.append("Or enter the server by hand (Server field / --server HOST[:PORT]).")
+        failure = _failure(result)
+        lines.append(f"{failure.code}: {failure.title}.")
+        if failure.code == DISCOVER_NONE_CODE:
+            lines.append("Ask your IT department to publish the DNS records Lync clients use, "
+                         "for example:")
+            lines += [f"  {record}" for record in recommended_records(result.sip_domain)]
+            lines.append("Or enter the server by hand (Server field / --server HOST[:PORT]).")
+        else:
+            lines += [failure.explanation, failure.fix]
     if result.warnings:
         lines += ["", "Warnings"]
         lines += [f"  [{w.code.value}] {w.message}" for w in result.warnings]
     selected_after = ("" if result.selected_after_ms is None or result.selected is None
                       else f"; server known after {result.selected_after_ms / 1000:.2f} s")
     lines += ["", f"Took {result.elapsed_ms / 1000:.2f} s{selected_after}."]
-    return "\n".join(lines)
+    # Each line on its own: a line break inside a server's text is shown, not obeyed.
+    return "\n".join(printable(line) for line in lines)

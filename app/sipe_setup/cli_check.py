@@ -29,6 +29,7 @@ from sipe_setup.core.discovery import (
 from sipe_setup.core.report import Redaction, report_json, report_text
 from sipe_setup.core.sharefile import SharedSettingsError, load_shared_settings
 from sipe_setup.core.steps import StepEvent, StepStatus
+from sipe_setup.core.textsafety import printable
 from sipe_setup.core.transport import normalize_sha256_fingerprint
 
 _MARK = {StepStatus.PASS: "[ OK ]", StepStatus.WARN: "[WARN]", StepStatus.FAIL: "[FAIL]",
@@ -73,8 +74,11 @@ def add_check_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     cmd.add_argument("--accept-outside-domain", action="store_true",
                      help="allow sending credentials to a discovered server outside the SIP "
                           "domain")
+    cmd.add_argument("--try-login-variants", action="store_true",
+                     help="after a wrong-password answer, try up to two other forms of the "
+                          "Login; each try counts as a failed sign-in on the server")
     cmd.add_argument("--no-login-variants", action="store_true",
-                     help="on a wrong password, do not try other Login forms")
+                     help=argparse.SUPPRESS)  # the default now; kept so old scripts still run
     cmd.add_argument("--timeout", type=seconds_arg, default=90.0, metavar="S",
                      help="give up on the whole check after S seconds (default 90)")
     cmd.add_argument("--redact-user", action="store_true", help="hide user names in the report")
@@ -116,14 +120,37 @@ def _with_prefill(args: argparse.Namespace) -> frozenset[str] | str:
         values = shared.prefill(args.user)
         trusted = shared.trusted_fingerprints
         if shared.note or shared.organization:
-            print(f"Settings from {shared.organization or args.prefill}"
-                  + (f": {shared.note}" if shared.note else ""), file=sys.stderr)
+            print(printable(f"Settings from {shared.organization or args.prefill}"
+                            + (f": {shared.note}" if shared.note else "")), file=sys.stderr)
     defaults = {"login": "", "server": "", "transport": "auto", "auth": "auto",
                 "user_agent": ""}
     for key, default in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, values.get(key, default))
     return trusted
+
+
+async def ask_yes_no(prompt: str) -> bool:
+    """Ask on the terminal without blocking the event loop, so the check's deadline and
+    Ctrl-C still apply; end of input (Ctrl-D) and anything but yes mean no."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        if not line.done():
+            line.set_result(sys.stdin.readline())  # a tty is readable once a line (or EOF) is
+
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    loop.add_reader(fd, readable)
+    try:
+        answer = await line
+    finally:
+        loop.remove_reader(fd)
+    if not answer.endswith("\n"):
+        sys.stderr.write("\n")  # Ctrl-D: keep the report on its own line
+    return answer.strip().lower() in ("y", "yes")
 
 
 def run_check_command(args: argparse.Namespace) -> int:
@@ -155,14 +182,15 @@ def run_check_command(args: argparse.Namespace) -> int:
         ca_file=args.ca_file,
         trusted_fingerprints=frozenset(args.trust_fingerprint) | prefilled,
         deadline=args.timeout,
-        try_other_logins=not args.no_login_variants,
+        try_other_logins=args.try_login_variants and not args.no_login_variants,
     )
     interactive = sys.stdin.isatty() and not args.json and not args.password_stdin
     live = sys.stderr.isatty() and not args.json
 
     def on_event(event: StepEvent) -> None:
         if live and event.kind == "finished":
-            print(f"{_MARK.get(event.status, '[    ]')} {event.title}: {event.line}",
+            print(f"{_MARK.get(event.status, '[    ]')} {printable(event.title)}: "
+                  f"{printable(event.line)}",
                   file=sys.stderr, flush=True)
 
     async def ask_trust(question: TrustQuestion) -> bool:
@@ -170,11 +198,10 @@ def run_check_command(args: argparse.Namespace) -> int:
             return True
         if not interactive:
             return False
-        text = question.message
+        text = printable(question.message)
         if question.certificate is not None:
             text += f"\n  SHA-256: {question.certificate.sha256_fingerprint}"
-        answer = await asyncio.to_thread(input, f"{text}\nAccept? [y/N] ")
-        return answer.strip().lower() in ("y", "yes")
+        return await ask_yes_no(f"{text}\nAccept? [y/N] ")
 
     result = asyncio.run(run_check(account, password, options, on_event=on_event,
                                    ask_trust=ask_trust))

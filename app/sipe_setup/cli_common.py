@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import sys
+from collections.abc import Iterable, Iterator
+from typing import TextIO
 
 from sipe_setup.core.account import Secret
 from sipe_setup.core.discovery import Nameserver, parse_nameserver
+from sipe_setup.core.hardening import take_environment_variable
+from sipe_setup.core.textsafety import printable_lines
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -41,6 +45,20 @@ def add_password_options(group: argparse._MutuallyExclusiveGroup) -> None:
                        help="read the password from environment variable VAR")
 
 
+def take_password_from_environment(args: argparse.Namespace) -> None:
+    """``--password-env VAR``: read VAR now and remove it from the environment.
+
+    :func:`sipe_setup.cli.main` calls this right after parsing, before the command runs, so no
+    child process (the keyring library probes with ``gcc``/``ld``) ever inherits the password.
+    :func:`read_password` then returns what was read.
+    """
+    name = getattr(args, "password_env", None)
+    if not name or hasattr(args, "password_from_env"):
+        return
+    value = take_environment_variable(name)
+    args.password_from_env = Secret(value) if value else None
+
+
 def read_password(args: argparse.Namespace) -> Secret | str | None:
     """The password from stdin or the environment, None when neither was asked for, or an
     error sentence."""
@@ -48,7 +66,40 @@ def read_password(args: argparse.Namespace) -> Secret | str | None:
         line = sys.stdin.readline().rstrip("\r\n")
         return Secret(line) if line else "no password on standard input"
     if args.password_env:
-        value = os.environ.get(args.password_env)
-        return Secret(value) if value else (f"the environment variable {args.password_env} "
-                                            "is not set or empty")
+        take_password_from_environment(args)
+        value: Secret | None = args.password_from_env
+        return value if value else (f"the environment variable {args.password_env} "
+                                    "is not set or empty")
     return None
+
+
+class PrintableStream:
+    """A text stream that shows every control or reordering character as a visible escape
+    (:func:`~sipe_setup.core.textsafety.printable`), keeping line breaks: whatever text from a
+    server or a file reaches ``print``, the terminal only displays it, never obeys it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(printable_lines(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> object:  # flush, isatty, encoding, fileno...
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def printable_output() -> Iterator[None]:
+    """Route ``sys.stdout`` and ``sys.stderr`` through :class:`PrintableStream` meanwhile."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = PrintableStream(saved[0])  # type: ignore[assignment]
+    sys.stderr = PrintableStream(saved[1])  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -20,12 +20,13 @@ from sipe_setup.cli_common import (
     read_password,
 )
 from sipe_setup.core.account import AccountSettings, AccountValidationError, Secret
-from sipe_setup.core.pidgin import (
+from sipe_setup.core.export.pidgin import (
     PasswordMode,
     PidginFileError,
     PidginRunning,
     default_purple_dir,
 )
+from sipe_setup.core.fileio import FileWriteError, describe_os_error
 from sipe_setup.core.profile_actions import (
     delete_profile,
     export_profile,
@@ -35,12 +36,29 @@ from sipe_setup.core.profile_actions import (
 )
 from sipe_setup.core.profiles import Profile, ProfileError, ProfileStore
 from sipe_setup.core.secrets import KeyringUnavailable, PasswordVault
-from sipe_setup.core.sharefile import shared_settings_from_profile
+from sipe_setup.core.sharefile import (
+    SharedFileExists,
+    SharedSettingsError,
+    shared_settings_from_profile,
+    write_shared_settings,
+)
 from sipe_setup.core.steps import CheckResult
 
 
 def _err(command: str, message: str) -> None:
     print(f"sipe-setup {command}: {message}", file=sys.stderr)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """An ``OSError`` in plain words naming its file (never "[Errno 13] …")."""
+    if isinstance(exc, FileWriteError):
+        return str(exc)
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{describe_os_error(exc)}"
+
+
+def _describe(exc: Exception) -> str:
+    return _os_error_text(exc) if isinstance(exc, OSError) else str(exc)
 
 
 def _ask_yes_no(question: str) -> bool:
@@ -94,7 +112,7 @@ def save_checked_profile(args: argparse.Namespace, account: AccountSettings,
         saved = save_profile(store, vault, profile, password, replace_existing=args.replace,
                              allow_without_password=allow)
     except (ProfileError, KeyringUnavailable, OSError) as exc:
-        _err("check", f"profile not saved: {exc}")
+        _err("check", f"profile not saved: {_describe(exc)}")
         return EXIT_PROBLEM
     for line in saved.lines:
         print(line, file=sys.stderr)
@@ -139,7 +157,11 @@ def add_profile_commands(
         "(like COMPANY\\{user}) and an accepted certificate fingerprint. Others open it with "
         "the wizard or `sipe-setup check USER --prefill FILE`.")
     share.add_argument("name", metavar="NAME")
-    share.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    share.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout); "
+                       "an existing FILE is refused unless --replace")
+    share.add_argument("--replace", "--force", dest="replace", action="store_true",
+                       help="with -o: overwrite FILE if it exists (never Pidgin's accounts.xml "
+                            "or prefs.xml)")
     share.add_argument("--organization", default="", help="shown to whoever opens the file")
     share.add_argument("--note", default="", help="a line for the reader, like a help number")
     share.set_defaults(handler=_share)
@@ -252,7 +274,7 @@ def _rename(args: argparse.Namespace) -> int:
     try:
         lines = rename_profile(ProfileStore(), PasswordVault(), args.name, args.new_name)
     except (ProfileError, KeyringUnavailable, OSError) as exc:
-        _err("profiles rename", str(exc))
+        _err("profiles rename", _describe(exc))
         return EXIT_PROBLEM
     print("\n".join(lines))
     return EXIT_OK
@@ -263,7 +285,7 @@ def _delete(args: argparse.Namespace) -> int:
         lines = delete_profile(ProfileStore(), PasswordVault(), args.name,
                                keep_password=args.keep_password)
     except (ProfileError, OSError) as exc:
-        _err("profiles delete", str(exc))
+        _err("profiles delete", _describe(exc))
         return EXIT_PROBLEM
     print("\n".join(lines))
     return EXIT_OK
@@ -283,9 +305,15 @@ def _share(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     if args.output:
         try:
-            Path(args.output).write_text(shared.dumps(), encoding="utf-8")
+            write_shared_settings(Path(args.output), shared, replace=args.replace)
+        except SharedFileExists as exc:
+            _err("profiles share", f"{exc} (add --replace to overwrite it).")
+            return EXIT_PROBLEM
+        except SharedSettingsError as exc:
+            _err("profiles share", f"{exc}.")
+            return EXIT_PROBLEM
         except OSError as exc:
-            _err("profiles share", f"{args.output}: {exc.strerror}")
+            _err("profiles share", _os_error_text(exc))
             return EXIT_PROBLEM
         print(f"Settings written to {args.output} (no password, no personal data).",
               file=sys.stderr)
@@ -332,7 +360,7 @@ def _export(args: argparse.Namespace) -> int:
                                  mode=mode, vault=PasswordVault(), password=password)
     except (PidginRunning, PidginFileError, ProfileError, KeyringUnavailable,
             AccountValidationError, OSError) as exc:
-        _err("export-pidgin", str(exc))
+        _err("export-pidgin", _describe(exc))
         return EXIT_PROBLEM
     print("\n".join(outcome.lines))
     return EXIT_OK
@@ -346,7 +374,7 @@ def _import(args: argparse.Namespace) -> int:
                                           move_passwords=args.move_password_to_keyring,
                                           replace_existing=args.replace)
     except (PidginRunning, PidginFileError, OSError) as exc:
-        _err("import-pidgin", str(exc))
+        _err("import-pidgin", _describe(exc))
         return EXIT_PROBLEM
     if not outcomes:
         what = f"“{args.account}”" if args.account else "SIPE accounts"

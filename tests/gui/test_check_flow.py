@@ -67,6 +67,7 @@ def test_full_wizard_trust_prompt_then_signed_in(qtbot: QtBot,
     fingerprint = dialog.question.certificate.sha256_fingerprint  # type: ignore[union-attr]
     assert fingerprint in dialog.fingerprint_label.text()  # type: ignore[union-attr]
     assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()  # still running
+    qtbot.wait(200)  # a person reads the dialog; the heartbeat must keep ticking meanwhile
     with qtbot.waitSignal(page.check_finished, timeout=20000) as finished:
         qtbot.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
     heartbeat.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -34,9 +35,9 @@ from sipe_setup.gui.pages.save import SaveOutcome
 from sipe_setup.gui.pages.start import StartWay
 from sipe_setup.gui.wizard import PageId, SetupWizard
 from tests.conftest import require_tool
-from tests.gui.helpers import click_next, fill_account, make_wizard, run_to_check
+from tests.gui.helpers import Heartbeat, click_next, fill_account, make_wizard, run_to_check
 from tests.gui.loopback import DEMO_LOGIN, DEMO_PASSWORD, DEMO_SIGNIN, LoopbackSite
-from tests.servers.secret_service import GnomeKeyringService
+from tests.servers.secret_service import GnomeKeyringService, HangingSecretService
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +71,8 @@ def secret_service_vault() -> PasswordVault:
     return PasswordVault(keyring.backends.SecretService.Keyring())
 
 
-def to_save_page(qtbot: QtBot, wizard: SetupWizard, password: str = DEMO_PASSWORD) -> None:
-    """Account → Connection → Check (signed in) → Result → Save."""
+def to_result_page(qtbot: QtBot, wizard: SetupWizard, password: str = DEMO_PASSWORD) -> None:
+    """Account → Connection → Check (signed in) → Result."""
     fill_account(qtbot, wizard, signin=DEMO_SIGNIN, login=DEMO_LOGIN, password=password)
     with qtbot.waitSignal(wizard.check_page.check_finished, timeout=20000) as finished:
         run_to_check(qtbot, wizard)
@@ -80,8 +81,18 @@ def to_save_page(qtbot: QtBot, wizard: SetupWizard, password: str = DEMO_PASSWOR
     assert wizard.currentId() == PageId.RESULT
     finish = wizard.button(QWizard.WizardButton.FinishButton)
     assert finish.isVisible() and finish.isEnabled()  # saving is optional
+
+
+def to_save_page(qtbot: QtBot, wizard: SetupWizard, password: str = DEMO_PASSWORD) -> None:
+    """… → Result → Save, once the page knows where the password can go."""
+    to_result_page(qtbot, wizard, password)
     click_next(qtbot, wizard)
     assert wizard.currentId() == PageId.SAVE
+    wait_for_keyring(qtbot, wizard)
+
+
+def wait_for_keyring(qtbot: QtBot, wizard: SetupWizard, timeout_ms: int = 15000) -> None:
+    qtbot.waitUntil(lambda: not wizard.save_page.keyring_busy(), timeout=timeout_ms)
 
 
 def press_save(qtbot: QtBot, wizard: SetupWizard) -> SaveOutcome:
@@ -105,8 +116,9 @@ def test_save_with_keyring_and_export_to_pidgin(qtbot: QtBot, site: LoopbackSite
     to_save_page(qtbot, wizard)
     page = wizard.save_page
     assert page.name_edit.text() == "example.test"
-    assert page.password_where.text().startswith("Saved in ")
-    assert "Secret Service" in page.password_where.text()
+    # A plan until Save is pressed: nothing is in the keyring yet.
+    assert page.password_where.text() == ("The password will be saved in GNOME Keyring "
+                                          "(Secret Service).")
     assert not page.without_password.isVisible()
     assert page.export_box.isChecked()
     assert page.purple_dir() == purple
@@ -124,6 +136,7 @@ def test_save_with_keyring_and_export_to_pidgin(qtbot: QtBot, site: LoopbackSite
     assert "Profile “Work” saved (validated)" in shown
     assert "Added the Pidgin account" in shown
     assert DEMO_PASSWORD not in shown
+    assert page.password_where.text() == "Saved in GNOME Keyring (Secret Service)."
     assert finish.isEnabled()
     assert not page.save_button.isEnabled()  # done; an edit asks for another Save
 
@@ -178,6 +191,144 @@ def test_no_keyring_offers_saving_without_the_password(
     assert not profile.password_stored
     accounts = (purple / "accounts.xml").read_text(encoding="utf-8")
     assert DEMO_SIGNIN in accounts and "<password>" not in accounts
+
+
+def test_locked_keyring_offers_saving_without_the_password(
+        qtbot: QtBot, site: LoopbackSite, store: ProfileStore, purple: Path,
+        secret_service: GnomeKeyringService) -> None:
+    """Locked, and the unlock prompt is dismissed (there is no prompter on the test bus)."""
+    secret_service.lock()
+    wizard = make_wizard(qtbot, site, store=store, vault=secret_service_vault(),
+                         purple_dir=purple)
+    to_save_page(qtbot, wizard)
+    page = wizard.save_page
+    plan = page.password_where.text()
+    assert plan.startswith("The password will be saved in GNOME Keyring (Secret Service)")
+    assert "locked" in plan and "asked" in plan
+    assert page.use_keyring.isVisible() and page.use_keyring.isChecked()
+    assert page.without_password.isVisible()  # offered before anything fails
+    assert page.save_button.isEnabled()
+    assert page.password_mode() is PasswordMode.NONE  # Pidgin's keyring item: locked too
+
+    outcome = press_save(qtbot, wizard)
+    assert outcome.error
+    assert outcome.keyring_problem is not None
+    assert store.list() == []  # nothing half-done
+    assert "not saved" in page.password_where.text()
+    assert page.without_password.isVisible()
+    assert page.status_message.message().startswith("Nothing was saved. ")
+    assert "without the password" in page.status_message.message()
+    assert not page.outcome_view.isVisible()  # said once, in the status line
+    assert page.save_button.isEnabled()  # trying the keyring again stays possible
+
+    qtbot.mouseClick(page.without_password, Qt.MouseButton.LeftButton)
+    outcome = press_save(qtbot, wizard)
+    assert not outcome.error, outcome.error
+    assert "Password: not saved" in page.outcome_view.toPlainText()
+    assert page.password_where.text().startswith("Not saved")
+    profile = store.load("example.test")
+    assert not profile.password_stored
+    assert secret_service.collection_locked()
+    assert (purple / "accounts.xml").exists()
+
+
+@pytest.fixture
+def hanging_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[PasswordVault]:
+    """A Secret Service that never answers (a real D-Bus service on a private bus)."""
+    require_tool("dbus-daemon")
+    with HangingSecretService.start() as service:
+        for name, value in service.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("SIPE_SETUP_KEYRING_TIMEOUT", "1")
+        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.SecretService.Keyring")
+        for name in ("GNOME_KEYRING_CONTROL", "DISPLAY", "WAYLAND_DISPLAY"):
+            monkeypatch.delenv(name, raising=False)
+        yield secret_service_vault()
+
+
+def test_hanging_keyring_never_blocks_the_wizard(qtbot: QtBot, site: LoopbackSite,
+                                                 store: ProfileStore, purple: Path,
+                                                 hanging_keyring: PasswordVault) -> None:
+    wizard = make_wizard(qtbot, site, store=store, vault=hanging_keyring, purple_dir=purple)
+    to_result_page(qtbot, wizard)
+    page = wizard.save_page
+    heartbeat = Heartbeat()
+    heartbeat.start()
+    click_next(qtbot, wizard)
+    assert wizard.currentId() == PageId.SAVE
+    assert page.keyring_busy()
+    assert "Checking your keyring" in page.password_where.text()
+    assert not page.save_button.isEnabled()
+    wait_for_keyring(qtbot, wizard, timeout_ms=8000)
+    heartbeat.stop()
+    assert heartbeat.ticks > 20
+    assert heartbeat.worst < 0.05, f"GUI thread blocked for {heartbeat.worst * 1000:.0f} ms"
+
+    assert "the keyring is not answering" in page.password_where.text()
+    assert page.without_password.isVisible() and page.dont_save.isChecked()
+    assert not page.save_button.isEnabled()
+    assert page.password_mode() is PasswordMode.NONE
+    assert "not answering" in page.mode_message.message()
+
+    # Check again: still off the GUI thread, still the same answer.
+    heartbeat = Heartbeat()
+    heartbeat.start()
+    qtbot.mouseClick(page.keyring_again, Qt.MouseButton.LeftButton)
+    assert page.keyring_busy()
+    wait_for_keyring(qtbot, wizard, timeout_ms=8000)
+    heartbeat.stop()
+    assert heartbeat.worst < 0.05, f"GUI thread blocked for {heartbeat.worst * 1000:.0f} ms"
+
+    qtbot.mouseClick(page.without_password, Qt.MouseButton.LeftButton)
+    outcome = press_save(qtbot, wizard)
+    assert not outcome.error, outcome.error
+    assert outcome.exported
+    assert "Password: not saved" in page.outcome_view.toPlainText()
+    assert not store.load("example.test").password_stored
+    assert "<password>" not in (purple / "accounts.xml").read_text(encoding="utf-8")
+
+
+def test_a_keyring_that_stops_answering_while_saving(
+        qtbot: QtBot, site: LoopbackSite, store: ProfileStore, purple: Path,
+        hanging_keyring: PasswordVault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan said "will be saved", then the store hangs on Save: the choice, not a dead end."""
+    from sipe_setup.core.secrets import VaultStatus
+
+    monkeypatch.setattr(PasswordVault, "status", lambda self: VaultStatus(
+        True, "Secret Service", ""))
+    wizard = make_wizard(qtbot, site, store=store, vault=hanging_keyring, purple_dir=purple)
+    to_save_page(qtbot, wizard)
+    page = wizard.save_page
+    assert page.password_where.text() == "The password will be saved in Secret Service."
+    heartbeat = Heartbeat()
+    heartbeat.start()
+    outcome = press_save(qtbot, wizard)
+    heartbeat.stop()
+    assert heartbeat.worst < 0.05, f"GUI thread blocked for {heartbeat.worst * 1000:.0f} ms"
+    assert outcome.keyring_problem is not None
+    assert "The keyring is not answering" in outcome.error
+    assert store.list() == []
+    assert page.without_password.isVisible()
+    qtbot.mouseClick(page.without_password, Qt.MouseButton.LeftButton)
+    outcome = press_save(qtbot, wizard)
+    assert not outcome.error, outcome.error
+    assert not store.load("example.test").password_stored
+
+
+def test_closing_while_the_keyring_is_checked(qtbot: QtBot, site: LoopbackSite,
+                                             store: ProfileStore, purple: Path,
+                                             hanging_keyring: PasswordVault) -> None:
+    wizard = make_wizard(qtbot, site, store=store, vault=hanging_keyring, purple_dir=purple)
+    to_result_page(qtbot, wizard)
+    click_next(qtbot, wizard)
+    assert wizard.save_page.keyring_busy()
+    heartbeat = Heartbeat()
+    heartbeat.start()
+    wizard.close()
+    qtbot.wait(1500)  # the checks end on their own, after the window is gone
+    heartbeat.stop()
+    assert heartbeat.worst < 0.05, f"GUI thread blocked for {heartbeat.worst * 1000:.0f} ms"
+    assert not wizard.isVisible()
 
 
 def test_cleartext_only_after_the_warning(qtbot: QtBot, site: LoopbackSite,
@@ -308,13 +459,40 @@ def test_start_with_a_saved_profile(qtbot: QtBot, store: ProfileStore,
     assert "cannot be used" in broken.text()
     assert not broken.flags() & Qt.ItemFlag.ItemIsEnabled
     assert page.select_profile("Office")
-    click_next(qtbot, wizard)
+    click_next(qtbot, wizard)  # the password is read from the keyring in the background
+    qtbot.waitUntil(lambda: wizard.currentId() == PageId.ACCOUNT, timeout=10000)
     account_page = wizard.account_page
     assert account_page.signin_edit.text() == "carol@example.test"
     assert account_page.password_edit.text() == "Carols-Pw-2"
     assert wizard.state.text(Field.TRANSPORT) == "tls"
     assert wizard.state.profile_name == "Office"
     assert "Secret Service" in account_page.banner.text()
+
+
+def test_a_saved_profile_with_a_hanging_keyring(qtbot: QtBot, store: ProfileStore,
+                                                hanging_keyring: PasswordVault) -> None:
+    profile = dataclasses.replace(Profile.from_account("Office", parse_account(
+        "carol@example.test")), password_stored=True, password_where="Secret Service")
+    store.save(profile)
+    wizard = make_wizard(qtbot, start_page=True, store=store, vault=hanging_keyring)
+    page = wizard.start_page
+    page.choose(StartWay.PROFILE)
+    assert page.select_profile("Office")
+    heartbeat = Heartbeat()
+    heartbeat.start()
+    click_next(qtbot, wizard)
+    assert wizard.currentId() == PageId.START
+    assert "Reading the password from the keyring" in page.profile_message.message()
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+    qtbot.waitUntil(lambda: wizard.currentId() == PageId.ACCOUNT, timeout=8000)
+    heartbeat.stop()
+    assert heartbeat.ticks > 20
+    assert heartbeat.worst < 0.05, f"GUI thread blocked for {heartbeat.worst * 1000:.0f} ms"
+    account_page = wizard.account_page
+    assert account_page.signin_edit.text() == "carol@example.test"
+    assert account_page.password_edit.text() == ""
+    assert "could not be read from the keyring" in account_page.banner.text()
+    assert "The keyring is not answering" in account_page.banner.text()
 
 
 def _fingerprint(site: LoopbackSite) -> str:

@@ -92,6 +92,10 @@ SCENARIO_CODES = [
     ("auth-loop", "SS-AUTH-LOOP", Field.PASSWORD),
     ("tls-dsk-only", "SS-DSK-NET", Field.AUTH),
     ("clock-skew", "SS-AUTH-CLOCK", None),
+    ("remote-access-4003", "SS-SIP-4003", None),
+    ("timeout-504", "SS-SIP-504", None),
+    ("dns-srv-1008", "SS-SIP-1008", None),
+    ("proxy-digest-407", "SS-SIP-PROXY", Field.SERVER),
 ]
 
 
@@ -120,6 +124,69 @@ def test_client_version_filter_passes_with_a_microsoft_user_agent() -> None:
     assert "UCCAPI/16.0.4849.1000" in blocked.advice.fix  # type: ignore[union-attr]
 
 
+# What the server said, verbatim, for the scenarios that send a reason ([MS-SIPREGE] §3.4.2.5,
+# [MS-OCER] §8.5).
+SERVER_WORDS = {
+    "client-version-310": "You are currently not using the recommended version of the client",
+    "client-version-312": "https://server.example.test/AutoUpdate/Int/Handler/"
+                          "update.aspx?folder=OCv3.1",
+    "client-version-314": "Check Microsoft Update for the newest version.",
+    "forbidden-17002": "Invalid protocol client version",
+}
+
+
+@pytest.mark.parametrize("scenario", list(SERVER_WORDS))
+def test_client_version_filter_as_real_servers_send_it(scenario: str) -> None:
+    result, _ = check(scenario)
+    assert result.code == "SS-SIP-17002", report_text(result)
+    adv = result.advice
+    assert adv is not None and adv.field is Field.USER_AGENT
+    assert adv.server_reason == SERVER_WORDS[scenario]
+    assert SERVER_WORDS[scenario] in adv.explanation
+    assert "UCCAPI/16.0.4849.1000" in adv.fix
+    allowed, _ = check(scenario, user_agent="UCCAPI/16.0.4849.1000 OC/16.0.4849.1000 "
+                                            "(Skype for Business)")
+    assert allowed.verdict is Verdict.SIGNED_IN, report_text(allowed)
+
+
+def test_remote_access_refusal_shows_the_servers_words() -> None:
+    result, _ = check("remote-access-4003")
+    assert result.advice is not None
+    assert result.advice.server_reason == "From URI not enabled for remote access"
+    assert "VPN" in result.advice.fix
+
+
+def test_a_forbidden_without_reason_says_so() -> None:
+    result, _ = check("forbidden")
+    assert result.advice is not None and result.advice.server_reason == ""
+    assert "no reason given" in result.advice.explanation
+
+
+def test_a_voip_server_refusing_register_is_not_lync() -> None:
+    result, _ = check("voip-405")
+    assert result.code == "SS-SIP-NOTLYNC", report_text(result)
+    assert result.advice is not None
+    assert "405 Method Not Allowed" in result.advice.explanation
+    assert "Asterisk" in result.advice.explanation
+
+
+def test_a_digest_proxy_is_named_and_gets_no_password() -> None:
+    result, registrar = check("proxy-digest-407")
+    assert result.code == "SS-SIP-PROXY", report_text(result)
+    assert registrar.stats.register_auth_schemes == []  # no Digest answer, no password sent
+    assert "Kamailio" in result.advice.explanation  # type: ignore[union-attr]
+
+
+def test_an_upgrade_advice_on_200_is_a_warning_on_a_sign_in() -> None:
+    result, _ = check("ok-with-313")
+    assert result.verdict is Verdict.SIGNED_IN, report_text(result)
+    assert result.advice is not None and result.advice.code == "SS-SIP-UPGRADE"
+    assert result.advice.field is Field.USER_AGENT
+    assert result.advice.server_reason == "http://server.example.test/ClientDownload"
+    signed = next(s for s in result.steps if s.step is StepId.SIGNED_OK)
+    assert signed.status is StepStatus.WARN and signed.advice == result.advice
+
+
 def test_wrong_password() -> None:
     result, registrar = check(password="Wrong-password-1")
     assert result.code == "SS-AUTH-401"
@@ -128,7 +195,9 @@ def test_wrong_password() -> None:
 
 
 def test_wrong_login_form_names_the_form_that_works() -> None:
-    result, _ = check("wrong-login-form", login="alice@example.test")
+    consent = CheckOptions(response_timeout=2.0, connect_timeout=2.0, deadline=30.0,
+                           try_other_logins=True)
+    result, _ = check("wrong-login-form", login="alice@example.test", options=consent)
     assert result.code == "SS-AUTH-LOGIN", report_text(result)
     assert result.advice is not None
     assert "EXAMPLE\\alice" in result.advice.fix
@@ -328,9 +397,60 @@ def test_kerberos_wrong_password(kdc: tuple[MitKdc, Path]) -> None:
     config = RegistrarConfig(users=USERS, keytab=keytab)
     result, _ = check(login="alice@EXAMPLE.TEST", auth="kerberos", password="Wrong-1",
                       config=config)
-    assert result.code == "SS-KRB-FAIL", report_text(result)
+    # Each KDC error has its own advice now (SS-KRB-FAIL is left for unknown ones).
+    assert result.code == "SS-KRB-PASSWORD", report_text(result)
     assert "rejected the password" in result.advice.explanation  # type: ignore[union-attr]
     assert "Wrong-1" not in report_json(result)
+
+
+# (kadmin query on the KDC, Login, code, form field): each KDC error of RFC 4120 §7.5.9 a
+# sign-in meets, produced by a real MIT KDC, ends on its own advice.
+KDC_REFUSALS = [
+    ("", "nobody@EXAMPLE.TEST", "SS-KRB-PRINCIPAL", Field.LOGIN),  # C_PRINCIPAL_UNKNOWN (6)
+    ("modprinc -pwexpire yesterday alice", "alice@EXAMPLE.TEST", "SS-KRB-EXPIRED",
+     Field.PASSWORD),  # KEY_EXPIRED (23)
+    ("modprinc -allow_tix alice", "alice@EXAMPLE.TEST", "SS-KRB-LOCKED", None),  # CLIENT_REVOKED
+    ("modprinc +requires_preauth -allow_tix alice", "alice@EXAMPLE.TEST", "SS-KRB-LOCKED",
+     None),
+]
+
+
+@pytest.mark.parametrize(("query", "login", "code", "field"), KDC_REFUSALS,
+                         ids=["unknown-principal", "password-expired", "locked",
+                              "locked-preauth"])
+def test_kerberos_refusals_by_kdc_error(kdc: tuple[MitKdc, Path], query: str, login: str,
+                                        code: str, field: Field | None) -> None:
+    server, keytab = kdc
+    if query:
+        server.kadmin(query)
+    config = RegistrarConfig(users=USERS, keytab=keytab)
+    result, registrar = check(login=login, auth="kerberos", config=config)
+    assert result.code == code, report_text(result)
+    assert result.advice is not None and result.advice.field is field
+    assert registrar.stats.register_auth_schemes == []  # no ticket, nothing sent
+
+
+def test_kerberos_unknown_service_principal(kdc: tuple[MitKdc, Path]) -> None:
+    _server, keytab = kdc  # the keytab holds sip/server.example.test, not sip/pool...
+    config = RegistrarConfig(users=USERS, keytab=keytab, target="pool.example.test")
+    result, _ = check(login="alice@EXAMPLE.TEST", auth="kerberos", config=config)
+    assert result.code == "SS-KRB-SPN", report_text(result)
+    assert "sip/pool.example.test" in result.advice.explanation  # type: ignore[union-attr]
+
+
+def test_kerberos_single_sign_on_without_a_ticket(kdc: tuple[MitKdc, Path]) -> None:
+    _server, keytab = kdc  # no kinit: the credential cache is empty
+    config = RegistrarConfig(users=USERS, keytab=keytab)
+    result, _ = check(auth="kerberos", sso=True, login="", config=config)
+    assert result.code == "SS-KRB-TICKET", report_text(result)
+
+
+def test_kerberos_kdc_unreachable(kdc: tuple[MitKdc, Path]) -> None:
+    server, keytab = kdc
+    server.stop()
+    config = RegistrarConfig(users=USERS, keytab=keytab)
+    result, _ = check(login="alice@EXAMPLE.TEST", auth="kerberos", config=config)
+    assert result.code == "SS-KRB-KDC", report_text(result)
 
 
 def test_auto_prefers_kerberos_and_falls_back_to_ntlm_without_a_kdc(

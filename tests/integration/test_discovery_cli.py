@@ -92,6 +92,23 @@ def test_nothing_found_exits_1_with_code_and_advice(dns_port: int) -> None:
     assert document["selected"] is None and document["advice"]
 
 
+def test_a_dns_server_that_never_answers_is_not_nothing_published() -> None:
+    """As ``check`` says it: SS-DISC-DNS (the network), not SS-DISC-NONE (publish records)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))  # receives every query, answers none
+        port = silent.getsockname()[1]
+        done = sipe_setup("discover", "bob@empty.test", "--nameserver", f"127.0.0.1:{port}",
+                          "--timeout", "3", "--json")
+        done_text = sipe_setup("discover", "bob@empty.test", "--nameserver",
+                               f"127.0.0.1:{port}", "--timeout", "3")
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    assert document["code"] == "SS-DISC-DNS"
+    assert "SS-DISC-DNS" in done_text.stdout and "publish the DNS records" not in done_text.stdout
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["alice"], "The sign-in address needs an @ and a domain, like first.last@company.com."),
     (["alice@example.test", "--server", "sip.example.test:99999"],

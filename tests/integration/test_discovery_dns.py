@@ -1,8 +1,10 @@
-"""Discovery against a real dnsmasq on 127.0.0.1 (and a delaying/dropping proxy in front)."""
+"""Discovery against a real dnsmasq on 127.0.0.1 (and a delaying/dropping proxy in front), and
+against a server that answers in a chosen order (what SIPE picks from an SRV answer)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -29,6 +31,7 @@ from sipe_setup.core.discovery import (
 from tests.conftest import require_tool
 from tests.servers.dns_proxy import DnsProxy
 from tests.servers.dnsmasq import Dnsmasq, DnsZone
+from tests.servers.ordered_dns import OrderedDnsServer, OrderedZone
 
 DOMAIN = "example.test"
 ZONE = DnsZone(DOMAIN)
@@ -44,6 +47,16 @@ def dns_server() -> Iterator[Callable[..., int]]:
             if not proxy:
                 return server.port
             return stack.enter_context(DnsProxy(server.port, **proxy)).port  # type: ignore[arg-type]
+
+        yield start
+
+
+@pytest.fixture
+def ordered_dns() -> Iterator[Callable[[OrderedZone], int]]:
+    """A DNS server answering records in exactly the zone's order; returns its port."""
+    with ExitStack() as stack:
+        def start(zone: OrderedZone) -> int:
+            return stack.enter_context(OrderedDnsServer(zone)).port
 
         yield start
 
@@ -102,27 +115,142 @@ def test_several_srv_names_in_sipe_order(dns_server: Callable[..., int]) -> None
     assert WarningCode.TCP_UNENCRYPTED not in {w.code for w in result.warnings}
 
 
-def test_srv_with_several_targets_rfc2782_order_and_sipe_pick(
-        dns_server: Callable[..., int]) -> None:
-    zone = (ZONE.srv("_sipinternaltls._tcp", f"backup.{DOMAIN}", 5061, priority=20)
-            .srv("_sipinternaltls._tcp", f"light.{DOMAIN}", 5061, priority=10, weight=10)
-            .srv("_sipinternaltls._tcp", f"heavy.{DOMAIN}", 5061, priority=10, weight=60)
+def test_srv_with_several_targets_libpurple_order_and_sipe_pick(
+        ordered_dns: Callable[[OrderedZone], int]) -> None:
+    name = f"_sipinternaltls._tcp.{DOMAIN}"
+    zone = (OrderedZone().srv(name, f"backup.{DOMAIN}", 5061, priority=20)
+            .srv(name, f"light.{DOMAIN}", 5061, priority=10, weight=10)
+            .srv(name, f"heavy.{DOMAIN}", 5061, priority=10, weight=60)
             .host(f"backup.{DOMAIN}", "127.0.0.21").host(f"light.{DOMAIN}", "127.0.0.22")
             .host(f"heavy.{DOMAIN}", "127.0.0.23"))
-    result = run(dns_server(zone))
-    query = next(q for q in result.queries if q.name == f"_sipinternaltls._tcp.{DOMAIN}")
-    assert [(t.priority, t.weight, t.target) for t in query.srv_targets] == [
-        (10, 60, f"heavy.{DOMAIN}"), (10, 10, f"light.{DOMAIN}"), (20, 0, f"backup.{DOMAIN}")]
-    assert sum(t.sipe_uses for t in query.srv_targets) == 1
-    sipe_pick = query.sipe_srv_target
-    assert sipe_pick is not None
-    # Only SIPE's pick (first record as returned) becomes the candidate of that SRV name.
-    assert [c.host for c in result.candidates] == [sipe_pick.target]
+    result = run(ordered_dns(zone))
+    query = next(q for q in result.queries if q.name == name)
+    assert [(t.priority, t.weight, t.target, t.position) for t in query.srv_targets] == [
+        (10, 60, f"heavy.{DOMAIN}", 2), (10, 10, f"light.{DOMAIN}", 1),
+        (20, 0, f"backup.{DOMAIN}", 0)]
+    # libpurple sorts by priority, then picks by weight: "one of these", never the backup.
+    assert [(t.target, round(t.sipe_chance, 3)) for t in query.sipe_srv_choices] == [
+        (f"heavy.{DOMAIN}", 0.857), (f"light.{DOMAIN}", 0.143)]
+    assert query.sipe_srv_random
+    assert [t.target for t in query.srv_targets if t.sipe_uses] == [f"heavy.{DOMAIN}"]
+    assert "one of these" in query.detail and "86 %" in query.detail
+    # The check's candidate for that SRV name is the most likely pick.
+    assert [c.host for c in result.candidates] == [f"heavy.{DOMAIN}"]
     # Every target was resolved for the report.
     resolved = {q.name for q in result.queries if q.record_type is RecordType.A}
     assert {f"backup.{DOMAIN}", f"light.{DOMAIN}", f"heavy.{DOMAIN}"} <= resolved
-    if sipe_pick.priority != 10:
-        assert WarningCode.SRV_ORDER in {w.code for w in result.warnings}
+    warning = next(w for w in result.warnings if w.code is WarningCode.SRV_ORDER)
+    assert "sorts SRV records by priority" in warning.message
+    assert f"one of heavy.{DOMAIN}:5061 (weight 60, 86 %), light.{DOMAIN}:5061" in \
+        warning.message
+    assert "ignores priority" not in warning.message
+    document = query.to_json()
+    assert document["sipe_choices"] == [
+        {"target": f"heavy.{DOMAIN}", "port": 5061, "priority": 10, "weight": 60,
+         "chance": 0.8571},
+        {"target": f"light.{DOMAIN}", "port": 5061, "priority": 10, "weight": 10,
+         "chance": 0.1429}]
+    assert [r["sipe_uses"] for r in document["records"]] == [True, False, False]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations((10, 20, 30))))
+def test_the_best_priority_wins_whatever_the_answer_order(
+        ordered_dns: Callable[[OrderedZone], int], order: tuple[int, ...]) -> None:
+    name = f"_sip._tls.{DOMAIN}"
+    zone = OrderedZone()
+    for priority in order:
+        zone = zone.srv(name, f"p{priority}.{DOMAIN}", 443, priority=priority, weight=5)
+        zone = zone.host(f"p{priority}.{DOMAIN}", f"127.0.1.{priority}")
+    result = run(ordered_dns(zone), transport="tls")
+    query = next(q for q in result.queries if q.name == name)
+    assert [t.target for t in query.sipe_srv_choices] == [f"p10.{DOMAIN}"]
+    assert not query.sipe_srv_random
+    assert result.selected is not None and result.selected.host == f"p10.{DOMAIN}"
+    order_warnings = [w for w in result.warnings if w.code is WarningCode.SRV_ORDER]
+    if order[0] == 10:  # the first record as returned is SIPE's: nothing to say
+        assert order_warnings == []
+    else:
+        assert len(order_warnings) == 1
+        assert (f"The server returned p{order[0]}.{DOMAIN}:443 (priority {order[0]}) first, "
+                f"but SIPE sorts SRV records by priority, as Lync does, and uses "
+                f"p10.{DOMAIN}:443 (priority 10).") in order_warnings[0].message
+
+
+def test_equal_priorities_with_weight_0_sipe_uses_the_last_as_returned(
+        ordered_dns: Callable[[OrderedZone], int]) -> None:
+    name = f"_sipinternal._tcp.{DOMAIN}"
+    zone = OrderedZone()
+    for label in ("a", "b", "c"):
+        zone = zone.srv(name, f"{label}.{DOMAIN}", 5060, priority=7)
+        zone = zone.host(f"{label}.{DOMAIN}", "127.0.0.1")
+    result = run(ordered_dns(zone), transport="tcp")
+    query = next(q for q in result.queries if q.name == name)
+    assert [t.target for t in query.sipe_srv_choices] == [f"c.{DOMAIN}"]
+    assert query.sipe_srv_target is not None and query.sipe_srv_target.position == 2
+    assert result.selected is not None and result.selected.host == f"c.{DOMAIN}"
+    assert "last of them as returned" in query.detail
+    warning = next(w for w in result.warnings if w.code is WarningCode.SRV_ORDER)
+    assert "rotate" in warning.message
+
+
+def test_a_weight_0_record_is_never_picked_beside_weighted_ones(
+        ordered_dns: Callable[[OrderedZone], int]) -> None:
+    name = f"_sipinternal._tcp.{DOMAIN}"
+    zone = (OrderedZone().srv(name, f"zero.{DOMAIN}", 5060, priority=1, weight=0)
+            .srv(name, f"one.{DOMAIN}", 5060, priority=1, weight=1)
+            .host(f"zero.{DOMAIN}", "127.0.0.1").host(f"one.{DOMAIN}", "127.0.0.1"))
+    result = run(ordered_dns(zone), transport="tcp")
+    query = next(q for q in result.queries if q.name == name)
+    assert [(t.target, t.sipe_chance) for t in query.sipe_srv_choices] == [(f"one.{DOMAIN}", 1)]
+    assert result.selected is not None and result.selected.host == f"one.{DOMAIN}"
+    assert "only it has a weight above 0" in query.detail
+    warning = next(w for w in result.warnings if w.code is WarningCode.SRV_ORDER)
+    assert f"uses one.{DOMAIN}:5060, the only record of priority 1 with a weight above 0" in \
+        warning.message
+
+
+@pytest.mark.parametrize(("transport", "prefix", "port"), [
+    ("tcp", "_sipinternal._tcp", 5060), ("tls", "_sipinternaltls._tcp", 5061),
+    ("auto", "_sip._tls", 5061)])
+def test_srv_port_0_means_the_transports_default_port(
+        ordered_dns: Callable[[OrderedZone], int], transport: str, prefix: str,
+        port: int) -> None:
+    zone = (OrderedZone().srv(f"{prefix}.{DOMAIN}", f"pool.{DOMAIN}", 0)
+            .host(f"pool.{DOMAIN}", "127.0.0.1"))
+    result = run(ordered_dns(zone), transport=transport)
+    assert result.selected is not None
+    assert (result.selected.host, result.selected.port) == (f"pool.{DOMAIN}", port)
+
+
+def test_srv_target_dot_moves_on_to_the_next_srv_name(
+        ordered_dns: Callable[[OrderedZone], int]) -> None:
+    zone = (OrderedZone().srv(f"_sipinternal._tcp.{DOMAIN}", ".", 5060)
+            .srv(f"_sip._tcp.{DOMAIN}", f"pool.{DOMAIN}", 5062)
+            .host(f"pool.{DOMAIN}", "127.0.0.1"))
+    result = run(ordered_dns(zone), transport="tcp")
+    assert hosts(result)[0] == (f"pool.{DOMAIN}", 5062, "tcp", "srv")
+    warning = next(w for w in result.warnings if w.code is WarningCode.SRV_NOT_AVAILABLE)
+    assert "empty host name" in warning.message and "next SRV name" in warning.message
+
+
+def test_libpurple_reads_only_the_first_1024_bytes_of_an_srv_answer(
+        ordered_dns: Callable[[OrderedZone], int]) -> None:
+    # 50 equal records need TCP; 12 + 36 (question) + 25 × 38 bytes fit in 1024, the 26th
+    # does not. With all weights 0, SIPE takes the last record it read (pidgin-sipe: sip24).
+    name = f"_sipinternal._tcp.{DOMAIN}"
+    zone = OrderedZone()
+    for i in range(50):
+        zone = zone.srv(name, f"sip{i:02d}.{DOMAIN}", 6000 + i)
+    zone = zone.host(f"sip24.{DOMAIN}", "127.0.0.1")
+    result = run(ordered_dns(zone), transport="tcp")
+    query = next(q for q in result.queries if q.name == name)
+    assert len(query.srv_targets) == 50
+    assert sum(t.sipe_reads for t in query.srv_targets) == 25
+    assert [t.target for t in query.sipe_srv_choices] == [f"sip24.{DOMAIN}"]
+    assert "SIPE sees 25 of its 50 records" in query.detail
+    warning = next(w for w in result.warnings if w.code is WarningCode.SRV_ORDER)
+    assert "does not see 25 of its 50 records" in warning.message
+    assert "and 19 more" in warning.message  # the list of tied names is bounded
 
 
 def test_a_fallbacks_only(dns_server: Callable[..., int]) -> None:

@@ -83,13 +83,25 @@ SCENARIOS: dict[str, str] = {
     "success": "sign-in works (signed 200 OK), later requests are verified and signed",
     "wrong-login-form": "accepts only the DOMAIN\\user form of the users' logins",
     "forbidden-17002": "403 ms-diagnostics 17002 unless the User-Agent starts with UCCAPI/",
-    "forbidden": "403 with a Warning after authentication (remote access not allowed)",
+    "client-version-310": "403 Warning 310 lcs.microsoft.com unless the User-Agent is UCCAPI/",
+    "client-version-312": "403 Warning 312 (update URL) unless the User-Agent is UCCAPI/",
+    "client-version-314": "403 Warning 314 (Microsoft Update) unless the User-Agent is UCCAPI/",
+    "ok-with-313": "200 OK with Warning 313 (allowed, upgrade advised) unless UCCAPI/",
+    "remote-access-4003": "403 ms-diagnostics-public 4003 after authentication (Edge: no "
+                          "remote access)",
+    "forbidden": "403 after authentication without any reason",
     "not-found-4005": "404 ms-diagnostics 4005 after authentication (not enabled for SIP)",
     "not-in-pool-4006": "404 ms-diagnostics 4006 after authentication (wrong pool)",
     "redirect": "301 to --redirect HOST:PORT after authentication (director → home pool)",
+    "redirect-early": "301 to --redirect HOST:PORT before any authentication",
+    "redirect-unsigned": "like redirect, but the 301 is not signed",
     "unavailable-480": "480 Temporarily Unavailable to the first REGISTER",
     "error-500": "500 Server Internal Error to the first REGISTER",
-    "unavailable-503": "503 Service Unavailable with ms-diagnostics",
+    "unavailable-503": "503 Service Unavailable with ms-diagnostics 1007",
+    "timeout-504": "504 Server time-out to the first REGISTER",
+    "dns-srv-1008": "504 Server time-out with ms-diagnostics 1008 (next hop's SRV)",
+    "voip-405": "a SIP server that is no registrar: 405 Method Not Allowed, Server: Asterisk",
+    "proxy-digest-407": "a proxy in front: 407 with Proxy-Authenticate: Digest",
     "silent": "accepts the connection but never answers",
     "garbage": "answers with an HTTP response instead of SIP",
     "close": "closes the connection on the first REGISTER",
@@ -100,7 +112,14 @@ SCENARIOS: dict[str, str] = {
     "kerberos-only": "offers only Kerberos (needs --keytab)",
     "clock-skew": "Date header one hour ahead and authentication refused",
     "unsigned-ok": "200 OK to REGISTER without Authentication-Info",
+    "hostile-text": "403 whose reason phrase, Warning and Server hold terminal escapes and markup",
+    "trying-forever": "100 Trying to the first REGISTER, again and again, never a final answer",
 }
+HOSTILE_TEXT = ("Forbidden <b>bold</b> \x1b[2J\x1b[H\x1b]0;pwned\x07 \x1b]52;c;cm0gLXJmIH4K\x07 "
+                "\u009b31m \x7f \u202egnp.exe \u2028Code: SS-OK \x1b[1ACode: SS-OK")
+"""What the hostile-text scenario puts in its reason phrase, Warning and Server headers: clear
+screen, cursor home/up, window title, an OSC 52 clipboard write, C1 CSI, DEL, a bidi override,
+a line separator and HTML (CR and LF cannot travel inside a SIP header)."""
 
 
 @dataclass(frozen=True)
@@ -304,6 +323,28 @@ class SecurityAssociation:
         return self.version if self.version is not None else 2
 
 
+#: The client version filter's Warning values, as [MS-SIPREGE] §3.4.2.5 spells them (313's
+#: text is unquoted in its own example).
+_VERSION_FILTER_WARNINGS = {
+    310: '310 lcs.microsoft.com "You are currently not using the recommended version of the '
+         'client"',
+    312: '312 lcs.microsoft.com "https://server.example.test/AutoUpdate/Int/Handler/'
+         'update.aspx?folder=OCv3.1"',
+    313: "313 lcs.microsoft.com http://server.example.test/ClientDownload",
+    314: '314 lcs.microsoft.com "Check Microsoft Update for the newest version."',
+}
+
+
+def _post_auth_refusal(scenario: str, user_agent: str) -> list[tuple[str, str]] | None:
+    """The headers of a 403 a scenario sends after authentication, or None."""
+    if scenario.startswith("client-version-") and not user_agent.startswith("UCCAPI/"):
+        return [("Warning", _VERSION_FILTER_WARNINGS[int(scenario.rsplit("-", 1)[1])])]
+    if scenario == "remote-access-4003":
+        return [("ms-diagnostics-public",
+                 '4003;reason="From URI not enabled for remote access"')]
+    return None
+
+
 def _copy_dialog_headers(request: SipRequest, to_tag: str) -> list[tuple[str, str]]:
     headers: list[tuple[str, str]] = []
     for name in ("Via", "From", "Call-ID", "CSeq"):
@@ -469,6 +510,10 @@ class SipRegistrarConnection:
                                   b"Content-Length: 13\r\n\r\n<h1>400</h1>\n")
                 await self.writer.drain()
                 return True
+            if scenario == "redirect-early" and self.config.redirect_to:
+                await self.send(self.response(request, 301, "Redirect request", [
+                    ("Contact", f"<sip:{self.config.redirect_to}>")]))
+                return True
             if scenario == "unavailable-480":
                 await self.send(self.response(request, 480, "Temporarily Unavailable", [
                     ("ms-diagnostics", '1003;reason="User is temporarily unavailable";'
@@ -479,9 +524,34 @@ class SipRegistrarConnection:
                 return True
             if scenario == "unavailable-503":
                 await self.send(self.response(request, 503, "Service Unavailable", [
-                    ("ms-diagnostics", '1008;reason="Unable to resolve DNS SRV record";'
+                    ("ms-diagnostics", '1007;reason="Temporarily cannot route";'
                                        'source="server.example.test"')]))
                 return True
+            if scenario in ("timeout-504", "dns-srv-1008"):
+                extra = [("ms-diagnostics", '1008;reason="Unable to resolve DNS SRV record";'
+                                            'source="server.example.test"')]
+                await self.send(self.response(request, 504, "Server time-out",
+                                              extra if scenario == "dns-srv-1008" else []))
+                return True
+            if scenario in ("voip-405", "proxy-digest-407"):
+                await self.send(self.not_a_registrar(request))
+                return True
+            if scenario == "hostile-text":
+                await self.send(SipResponse(headers=(
+                    *_copy_dialog_headers(request, self.to_tag),
+                    ("Warning", f'399 lcs.microsoft.com "{HOSTILE_TEXT}"'),
+                    ("Server", HOSTILE_TEXT),
+                    ("Content-Length", "0")), status=403, reason=HOSTILE_TEXT))
+                return True
+            if scenario == "trying-forever":
+                trying = SipResponse(headers=(*_copy_dialog_headers(request, self.to_tag),
+                                              ("Content-Length", "0")),
+                                     status=100, reason="Trying")
+                while True:  # until the client gives up and hangs up
+                    await self.send(trying)
+                    with contextlib.suppress(TimeoutError):
+                        if not await asyncio.wait_for(self.reader.read(65536), 0.002):
+                            return False
             if scenario == "voip-digest":
                 nonce = secrets.token_hex(16)
                 await self.send(SipResponse(headers=(
@@ -657,6 +727,21 @@ class SipRegistrarConnection:
             f'TLS-DSK opaque="{sa.opaque}", gssapi-data="{token}", '
             f'targetname="{sa.target}", realm="{REALM}", version={sa.version}')])
 
+    def not_a_registrar(self, request: SipRequest) -> SipResponse:
+        """What a VoIP server (405) or a Digest proxy in front of Lync (407) answers."""
+        headers = _copy_dialog_headers(request, self.to_tag)
+        if self.config.scenario == "voip-405":
+            headers += [("Server", "Asterisk PBX 18.10.0"),
+                        ("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE")]
+            status, reason = 405, "Method Not Allowed"
+        else:
+            headers += [("Proxy-Authenticate", f'Digest realm="{self.config.domain}", '
+                         f'nonce="{secrets.token_hex(16)}", algorithm=MD5, qop="auth"'),
+                        ("Server", "Kamailio (5.6.4 (x86_64/linux))")]
+            status, reason = 407, "Proxy Authentication Required"
+        return SipResponse(headers=(*headers, ("Content-Length", "0")), status=status,
+                           reason=reason)
+
     def failed_auth(self, request: SipRequest) -> SipResponse:
         response = self.first_challenge(request)
         return response.with_header(
@@ -689,6 +774,10 @@ class SipRegistrarConnection:
         self.stats.authenticated += 1
         self.stats.authenticated_at.append(time.monotonic())
         ua = request.header("User-Agent") or ""
+        refusal = _post_auth_refusal(scenario, ua)
+        if refusal is not None:
+            await self.send(self.signed(self.response(request, 403, "Forbidden", refusal)))
+            return True
         if scenario == "forbidden-17002" and not ua.startswith("UCCAPI/"):
             await self.send(self.signed(self.response(request, 403, "Forbidden", [
                 ("ms-diagnostics-public", '17002;reason="Invalid protocol client version";'
@@ -697,9 +786,7 @@ class SipRegistrarConnection:
                                    'source="server.example.test"')])))
             return True
         if scenario == "forbidden":
-            await self.send(self.signed(self.response(request, 403, "Forbidden", [
-                ("Warning", '310 lcs.microsoft.com "Remote access is not allowed for this '
-                            'user"')])))
+            await self.send(self.signed(self.response(request, 403, "Forbidden")))
             return True
         if scenario == "not-found-4005":
             await self.send(self.signed(self.response(request, 404, "Not Found", [
@@ -711,11 +798,14 @@ class SipRegistrarConnection:
                 ("ms-diagnostics", '4006;reason="User not found in pool";'
                                    'source="server.example.test"')])))
             return True
-        if scenario == "redirect" and self.config.redirect_to:
-            await self.send(self.signed(self.response(request, 301, "Redirect request", [
-                ("Contact", f"<sip:{self.config.redirect_to}>")])))
+        if scenario in ("redirect", "redirect-unsigned") and self.config.redirect_to:
+            moved = self.response(request, 301, "Redirect request", [
+                ("Contact", f"<sip:{self.config.redirect_to}>")])
+            await self.send(moved if scenario == "redirect-unsigned" else self.signed(moved))
             return True
         ok = self.ok_response(request, "7200")
+        if scenario == "ok-with-313" and not ua.startswith("UCCAPI/"):
+            ok = ok.with_header("Warning", _VERSION_FILTER_WARNINGS[313])
         tls_dsk = self.config.tls_dsk
         corrupt = scenario == "bad-signature" or (tls_dsk is not None and tls_dsk.corrupt_rspauth)
         if scenario == "unsigned-ok":

@@ -20,6 +20,10 @@ bytes, pytest's tmp_path is often longer):
 There is no prompter on the bus, so an unlock request is answered "dismissed" at once; that is
 how a locked collection stays locked in the tests. Works as root in a container with no desktop
 session. ``stop()`` kills both daemons (process groups) and removes the directory.
+
+:class:`HangingSecretService` is the broken desktop: the same kind of private bus, where a tiny
+process (``python -m tests.servers.secret_service hang ADDRESS``) owns
+``org.freedesktop.secrets``, reads every call and never replies — a keyring that never answers.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -36,7 +41,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["KEYRING_UNLOCK_PASSWORD", "GnomeKeyringService"]
+__all__ = ["KEYRING_UNLOCK_PASSWORD", "GnomeKeyringService", "HangingSecretService"]
 
 # The test keyring's own password (not a user's): gnome-keyring encrypts login.keyring with it.
 KEYRING_UNLOCK_PASSWORD = "test-keyring-password"
@@ -55,6 +60,42 @@ _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Confi
   </policy>
 </busconfig>
 """
+
+
+def _start_private_bus(directory: Path, dbus_daemon: str,
+                       processes: list[subprocess.Popen[bytes]]) -> str:
+    """Start ``dbus-daemon`` on a socket in ``directory``/run; its address."""
+    for sub in ("home", "data", "config", "run"):
+        (directory / sub).mkdir(mode=0o700)
+    socket_path = directory / "run" / "bus"
+    config = directory / "bus.conf"
+    config.write_text(_BUS_CONFIG.format(socket=socket_path), encoding="utf-8")
+    bus = subprocess.Popen(
+        [dbus_daemon, f"--config-file={config}", "--nofork", "--print-address=1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    processes.append(bus)
+    assert bus.stdout is not None
+    address = bus.stdout.readline().decode().strip()
+    if not address:
+        raise RuntimeError(f"dbus-daemon did not start (exit status {bus.poll()})")
+    return address
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in reversed(processes):
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        if process.stdout is not None:
+            process.stdout.close()
+    processes.clear()
 
 
 def _tool(name: str) -> str:
@@ -96,21 +137,7 @@ class GnomeKeyringService:
         return service
 
     def _start(self, dbus_daemon: str, keyring_daemon: str, timeout: float) -> None:
-        for sub in ("home", "data", "config", "run"):
-            (self.directory / sub).mkdir(mode=0o700)
-        socket_path = self.runtime_dir / "bus"
-        config = self.directory / "bus.conf"
-        config.write_text(_BUS_CONFIG.format(socket=socket_path), encoding="utf-8")
-        bus = subprocess.Popen(
-            [dbus_daemon, f"--config-file={config}", "--nofork", "--print-address=1"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        self.processes.append(bus)
-        assert bus.stdout is not None
-        address = bus.stdout.readline().decode().strip()
-        if not address:
-            raise RuntimeError(f"dbus-daemon did not start (exit status {bus.poll()})")
-        self.bus_address = address
+        self.bus_address = _start_private_bus(self.directory, dbus_daemon, self.processes)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "GNOME_"))}
         env.update(self.env)
         env.update({"HOME": str(self.directory / "home"),
@@ -178,19 +205,7 @@ class GnomeKeyringService:
                               text=True, timeout=10, check=False)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(5)
-            if process.stdout is not None:
-                process.stdout.close()
-        self.processes.clear()
+        _stop(self.processes)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> GnomeKeyringService:
@@ -199,3 +214,78 @@ class GnomeKeyringService:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+@dataclass
+class HangingSecretService:
+    """A private bus whose ``org.freedesktop.secrets`` owner never answers a call.
+
+    Nothing is started that could answer in its place: the bus has no service activation,
+    and the owner reads every message (so nothing blocks on a full socket) and drops it.
+    """
+
+    directory: Path
+    bus_address: str = ""
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"DBUS_SESSION_BUS_ADDRESS": self.bus_address,
+                "XDG_RUNTIME_DIR": str(self.directory / "run")}
+
+    @classmethod
+    def start(cls, *, timeout: float = 10.0) -> HangingSecretService:
+        dbus_daemon = _tool("dbus-daemon")
+        service = cls(directory=Path(tempfile.mkdtemp(prefix="sipe-hang-")))
+        try:
+            service.bus_address = _start_private_bus(service.directory, dbus_daemon,
+                                                     service.processes)
+            owner = subprocess.Popen(
+                [sys.executable, "-m", "tests.servers.secret_service", "hang",
+                 service.bus_address],
+                cwd=Path(__file__).resolve().parents[2], stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+            service.processes.append(owner)
+            assert owner.stdout is not None
+            ready = owner.stdout.readline().decode().strip()
+            if ready != "ready":
+                raise RuntimeError(f"the hanging Secret Service did not start ({ready!r}, "
+                                   f"exit status {owner.poll()})")
+        except BaseException:
+            service.stop()
+            raise
+        return service
+
+    def stop(self) -> None:
+        _stop(self.processes)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> HangingSecretService:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def _hang(address: str) -> None:
+    """Own org.freedesktop.secrets on ``address`` and never reply to anything."""
+    from jeepney.bus_messages import message_bus
+    from jeepney.io.blocking import Proxy, open_dbus_connection
+
+    connection = open_dbus_connection(bus=address)
+    do_not_queue = 4
+    (answer,) = Proxy(message_bus, connection, timeout=5).RequestName(SECRETS_BUS_NAME,
+                                                                      do_not_queue)
+    if answer != 1:  # DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER
+        raise SystemExit(f"could not own {SECRETS_BUS_NAME} (RequestName said {answer})")
+    print("ready", flush=True)
+    while True:
+        connection.receive()  # read it, answer nothing
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "hang":
+        _hang(sys.argv[2])
+    else:
+        raise SystemExit("usage: python -m tests.servers.secret_service hang BUS_ADDRESS")

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +23,10 @@ from hypothesis import strategies as st
 
 from sipe_setup.core import pidgin
 from sipe_setup.core.account import Secret, parse_account
+from sipe_setup.core.export.pidgin import paths as pidgin_paths
+from sipe_setup.core.export.pidgin import running as pidgin_running
+from sipe_setup.core.export.pidgin import xmlfile as pidgin_xmlfile
+from sipe_setup.core.fileio import LOCK_FILE_NAME
 from sipe_setup.core.pidgin import (
     PasswordMode,
     PidginFileError,
@@ -38,6 +43,8 @@ from sipe_setup.core.pidgin import (
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Sup3r-S3cret&<pw>"
+# How the password looks in a file: as typed, or XML-escaped inside <password>.
+PASSWORD_FORMS = (PASSWORD.encode(), escape(PASSWORD).encode())
 NOW = datetime(2024, 5, 6, 7, 8, 9)
 ALICE = SipeAccountEntry(
     signin="alice@example.test",
@@ -251,17 +258,23 @@ def fake_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     plugin = tmp_path / "lib" / "purple-2" / "gnome-keyring.so"
     plugin.parent.mkdir(parents=True)
     plugin.write_bytes(b"\x7fELF")
-    monkeypatch.setattr(pidgin, "keyring_plugin_path", lambda: plugin)
+    monkeypatch.setattr(pidgin_paths, "keyring_plugin_path", lambda: plugin)
     return plugin
 
 
 @pytest.fixture
 def no_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pidgin, "keyring_plugin_path", lambda: None)
+    monkeypatch.setattr(pidgin_paths, "keyring_plugin_path", lambda: None)
+
+
+def leaks(data: bytes) -> bool:
+    return any(form in data for form in PASSWORD_FORMS)
 
 
 def files_in(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    """Every file's bytes, except the writers' lock file (empty, only ever created)."""
+    return {p.name: p.read_bytes() for p in sorted(directory.rglob("*"))
+            if p.is_file() and p.name != LOCK_FILE_NAME}
 
 
 # --- new file, merge, update ---------------------------------------------------------------------
@@ -292,7 +305,7 @@ def test_export_creates_the_folder_and_a_new_file(purple: Path, no_plugin: None)
     }
     assert settings_of(account, "gtk-gaim") == {"auto-login": ("bool", "1")}
     assert settings_of(account, "gnt-purple") == {"auto-login": ("bool", "1")}
-    assert not [p for p in purple.iterdir() if p.name != "accounts.xml"]
+    assert sorted(p.name for p in purple.iterdir()) == [LOCK_FILE_NAME, "accounts.xml"]
 
 
 def test_name_keeps_the_comma_without_login() -> None:
@@ -479,7 +492,14 @@ def test_remove_cleartext_password(purple: Path, fake_plugin: Path) -> None:
 
     backup = remove_cleartext_password(purple, ALICE.name, now=NOW)
 
-    assert backup is not None and backup.read_bytes() == written
+    # The backup is what was there, minus the password the user asked to remove; the other
+    # accounts' passwords stay (they are the user's choice).
+    assert backup is not None and not leaks(backup.read_bytes())
+    assert leaks(written)
+    kept = parse(backup)
+    assert find_account(kept, ALICE.name)[0].find("password") is None
+    assert find_account(kept, "bob@other.test,OTHER\\bob")[0].findtext("password") == "bobs-pw"
+    assert [canon(a) for a in accounts(kept)][:-1] == [canon(a) for a in accounts(before)][:-1]
     after = parse(purple / "accounts.xml")
     [alice] = find_account(after, ALICE.name)
     assert alice.find("password") is None
@@ -530,7 +550,7 @@ def test_corrupt_accounts_xml_is_left_alone(purple: Path, fake_plugin: Path, kin
 
 def test_oversized_file_is_refused(purple: Path, no_plugin: None,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pidgin, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(pidgin_xmlfile, "MAX_FILE_BYTES", 1024)
     original = write(purple / "accounts.xml", OTHERS_XML + "<!--" + "x" * 2000 + "-->")
     with pytest.raises(PidginFileError, match="larger than"):
         export_account(purple, ALICE, password_mode=PasswordMode.NONE)
@@ -741,7 +761,7 @@ def test_export_then_read_round_trips(signin: str, login: str, useragent: str, s
     (["--debug"], None),
 ])
 def test_config_option_parsing(args: list[str], expected: str | None) -> None:
-    assert pidgin._config_option(args) == expected
+    assert pidgin_running._config_option(args) == expected
 
 
 @pytest.fixture
@@ -881,7 +901,7 @@ def _run_child(purple: Path, how: str) -> subprocess.Popen[str]:
 
 
 def _assert_whole(purple: Path) -> ET.Element:
-    names = [p.name for p in purple.iterdir()]
+    names = [p.name for p in purple.iterdir() if p.name != LOCK_FILE_NAME]
     assert names.count("accounts.xml") == 1
     assert all(n == "accounts.xml" or n.startswith((".accounts.xml.", "accounts.xml.")) for n in
                names)

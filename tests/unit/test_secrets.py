@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
+from keyring.compat import properties
 from keyring.errors import KeyringLocked, PasswordDeleteError, PasswordSetError
 
 from sipe_setup.core.account import Secret
+from sipe_setup.core.secret_service import NotAnswering, TimedConnection, within
 from sipe_setup.core.secrets import (
     KEY_GENERATION,
     KEYRING_SERVICE,
@@ -243,3 +249,112 @@ def test_a_dismissed_unlock_prompt_is_dismissed() -> None:
         PasswordVault(Dismissing()).load("work")
     assert caught.value.problem is KeyringProblem.DISMISSED
     assert "dismissed" in str(caught.value)
+
+
+# --- time limits ----------------------------------------------------------------------------
+
+
+class HangingKeyring(MemoryKeyring):
+    """Every call waits until the test ends: a keyring that never answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.release.wait(30)
+        return None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.release.wait(30)
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.release.wait(30)
+
+
+@pytest.fixture
+def hanging(monkeypatch: pytest.MonkeyPatch) -> Iterator[HangingKeyring]:
+    monkeypatch.setenv("SIPE_SETUP_KEYRING_TIMEOUT", "0.2")
+    monkeypatch.setattr("sipe_setup.core.secrets.UNLOCK_TIMEOUT", 0.0)  # no prompt to wait for
+    backend = HangingKeyring()
+    yield backend
+    backend.release.set()
+
+
+def test_a_keyring_call_that_never_returns_is_not_answering(hanging: HangingKeyring) -> None:
+    vault = PasswordVault(hanging)
+    assert vault.status().usable  # nothing is asked of the backend just to look at it
+    for action in (lambda: vault.store("work", Secret(SENTINEL)), lambda: vault.load("work"),
+                   lambda: vault.delete("work")):
+        started = time.monotonic()
+        with pytest.raises(KeyringUnavailable) as caught:
+            action()
+        assert time.monotonic() - started < 2
+        error = caught.value
+        assert error.problem is KeyringProblem.NOT_ANSWERING
+        assert str(error).startswith("The keyring is not answering: ")
+        assert "No answer within 0.2 seconds." in str(error)
+        assert "Save the profile without the password" in str(error)
+        _assert_no_leak(error, error.__cause__)
+
+
+def test_a_backend_that_hangs_when_asked_if_it_is_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIPE_SETUP_KEYRING_TIMEOUT", "0.2")
+    release = threading.Event()
+
+    class Stuck(MemoryKeyring):
+        @properties.classproperty
+        def priority(cls) -> float:
+            release.wait(30)
+            return 1.0
+
+    try:
+        started = time.monotonic()
+        status = PasswordVault(Stuck()).status()
+        assert time.monotonic() - started < 2
+        assert not status.usable and status.problem is KeyringProblem.NOT_ANSWERING
+        assert status.reason.startswith("the keyring is not answering")
+        with pytest.raises(KeyringUnavailable) as caught:
+            PasswordVault(Stuck()).load("work")
+        assert caught.value.problem is KeyringProblem.NOT_ANSWERING
+    finally:
+        release.set()
+
+
+def test_within_returns_raises_or_gives_up() -> None:
+    assert within(1, lambda: 42) == 42
+    with pytest.raises(ValueError, match="bad"):
+        within(1, lambda: (_ for _ in ()).throw(ValueError("bad")))
+    release = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(NotAnswering) as caught:
+        within(0.1, lambda: release.wait(30))
+    release.set()
+    assert caught.value.seconds == 0.1
+    assert isinstance(caught.value, TimeoutError)
+    assert time.monotonic() - started < 1
+
+
+def test_timed_connection_limits_every_call() -> None:
+    class Connection:
+        def __init__(self) -> None:
+            self.limits: list[float | None] = []
+
+        def send_and_get_reply(self, message: object, *, timeout: float | None = None) -> None:
+            self.limits.append(timeout)
+            raise TimeoutError
+
+        def recv_until_filtered(self, queue: object, *, timeout: float | None = None) -> str:
+            self.limits.append(timeout)
+            return "signal"
+
+    inner = Connection()
+    connection = TimedConnection(inner, 3.0, prompt_timeout=60.0)
+    with pytest.raises(NotAnswering):
+        connection.send_and_get_reply(object())  # secretstorage passes no timeout at all
+    with pytest.raises(NotAnswering):
+        connection.send_and_get_reply(object(), timeout=None)  # jeepney's Proxy passes None
+    with pytest.raises(NotAnswering):
+        connection.send_and_get_reply(object(), timeout=2)
+    assert connection.recv_until_filtered(object()) == "signal"  # a prompt: the long limit
+    assert inner.limits == [3.0, 3.0, 2, 60.0]

@@ -36,6 +36,7 @@ __all__ = [
     "ServerAddress",
     "SignInAddress",
     "Transport",
+    "network_host_to_ascii",
     "parse_account",
     "parse_login",
     "parse_server",
@@ -180,6 +181,20 @@ def _domain_to_ascii(domain: str) -> str | None:
     if not all(_LABEL_RE.match(label) for label in labels):
         return None
     return ascii_name
+
+
+def network_host_to_ascii(host: str) -> str | None:
+    """A host name or IP literal that came from the network, checked like a typed one.
+
+    Returns the form to connect to (an IP literal as given, a DNS name lower-cased ASCII), or
+    None when it is not a usable host: an empty or over-long label, a name over 253 characters,
+    bytes that are not a name at all (they would break TLS SNI encoding later).
+    """
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        return _domain_to_ascii(host)
 
 
 # --- sign-in address ----------------------------------------------------------------------------

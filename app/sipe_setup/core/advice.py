@@ -6,6 +6,10 @@ existing code is never renamed or reused.
 
 Texts are plain English sentences; ``{placeholders}`` are filled from the evidence of the step
 (server names, the server's own words, suggested values) with :meth:`AdviceEntry.render`.
+``{server_reason}`` is special: it is the server's own reason, verbatim; it is also kept on
+:attr:`RenderedAdvice.server_reason` so a front end can show it beside ours, and reads "no reason
+given" when the server gave none. Every code a user can see is listed, with its kind, in
+:mod:`sipe_setup.core.codes` (and in the README's table; a test keeps them in step).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Final
 
 from sipe_setup.core.account import Field
 
-__all__ = ["CATALOG", "SUGGESTED_USER_AGENTS", "AdviceEntry", "RenderedAdvice", "advice"]
+__all__ = ["CATALOG", "NO_REASON", "SUGGESTED_USER_AGENTS", "AdviceEntry", "RenderedAdvice",
+           "advice"]
 
 #: User Agents of real Microsoft clients, for servers with a client version filter (17002).
 SUGGESTED_USER_AGENTS: Final = (
@@ -25,6 +30,8 @@ SUGGESTED_USER_AGENTS: Final = (
     "UCCAPI/4.0.7577.0 OC/4.0.7577.0 (Microsoft Lync 2010 (Beta))",
     "UCCAPI/3.5.6907.0 OC/3.5.6907.0 (Microsoft Office Communicator 2007 R2)",
 )
+NO_REASON: Final = "no reason given"
+"""What ``{server_reason}`` reads when the server gave no reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +44,16 @@ class RenderedAdvice:
     explanation: str
     fix: str
     field: Field | None
+    server_reason: str = ""
+    """The server's own words (ms-diagnostics reason or Warning text), verbatim; ``""`` when
+    the server gave none or the advice is not about a server answer."""
 
     def to_json(self) -> dict[str, str | None]:
         """JSON form for reports."""
         return {"id": self.id, "code": self.code, "title": self.title,
                 "explanation": self.explanation, "fix": self.fix,
-                "field": self.field.value if self.field else None}
+                "field": self.field.value if self.field else None,
+                "server_reason": self.server_reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +67,34 @@ class AdviceEntry:
     fix: str
     field: Field | None = None  # the form field to jump back to, if one is concerned
 
+    @property
+    def placeholders(self) -> frozenset[str]:
+        """The ``{names}`` used in the code, title, explanation and fix."""
+        fmt = string.Formatter()
+        return frozenset(name for text in (self.code, self.title, self.explanation, self.fix)
+                         for _, name, _, _ in fmt.parse(text) if name)
+
     def render(self, **values: object) -> RenderedAdvice:
-        """Fill ``{name}`` placeholders; a missing value is shown as "?" rather than failing."""
+        """Fill ``{name}`` placeholders; a missing value is shown as "?" rather than failing
+        (the catalog tests make sure no caller leaves one out)."""
 
         class _Lenient(dict[str, object]):
             def __missing__(self, key: str) -> str:
                 return "?"
 
+        said = values.get("server_reason")
+        said_text = str(said).strip() if said is not None else ""
         mapping = _Lenient({k: v for k, v in values.items() if v is not None})
+        if "server_reason" in self.placeholders:
+            mapping["server_reason"] = said_text or NO_REASON
         fmt = string.Formatter()
 
         def fill(text: str) -> str:
             return fmt.vformat(text, (), mapping)
 
         return RenderedAdvice(self.id, fill(self.code), fill(self.title),
-                              fill(self.explanation), fill(self.fix), self.field)
+                              fill(self.explanation), fill(self.fix), self.field,
+                              said_text if said_text != NO_REASON else "")
 
 
 _UA_LIST = "; ".join(SUGGESTED_USER_AGENTS[:2])
@@ -168,6 +192,12 @@ _ENTRIES: Final = (
         "or the server is overloaded.",
         "Check the server and port with IT; try the other port (5061/443).", Field.SERVER),
     AdviceEntry(
+        "no-final-answer", "SS-SIP-NOFINAL", "{host} never gives its final answer",
+        "The server keeps sending interim answers or unrelated messages ({detail}) but never "
+        "the answer to the sign-in request. SIPE would wait forever.",
+        "Report this to IT with the code: the server or a device in between is misbehaving. "
+        "Meanwhile try the other port (5061/443).", Field.SERVER),
+    AdviceEntry(
         "server-closed", "SS-SIP-CLOSED", "{host} closed the connection",
         "The server hung up during sign-in ({detail}).",
         "Retry once. If it persists the server may reject this connection type or client; try "
@@ -179,10 +209,21 @@ _ENTRIES: Final = (
         "Check the server name and port; Lync uses 5061 (TLS) or 443 (Edge).", Field.SERVER),
     AdviceEntry(
         "not-lync", "SS-SIP-NOTLYNC", "{host} is a SIP server, but not Lync / Skype for Business",
-        "It asks for {schemes} authentication and identifies itself as “{server_header}”. That "
-        "is typical of a VoIP telephone system reached through the _sip._tls / _sip._tcp DNS "
-        "records, not of your instant-messaging server.",
+        "It {answer} and identifies itself as “{server_header}”. That is typical of a VoIP "
+        "telephone system reached through the _sip._tls / _sip._tcp DNS records, not of your "
+        "instant-messaging server (Lync always accepts the sign-in request and asks for NTLM, "
+        "Kerberos or TLS-DSK).",
         "Enter your Lync / Skype for Business server manually in Server (ask IT for its name).",
+        Field.SERVER),
+    AdviceEntry(
+        "proxy-digest", "SS-SIP-PROXY", "A SIP proxy in front of {host} asks for your password",
+        "{host} answered 407 Proxy Authentication Required with a Digest challenge (realm "
+        "“{realm}”, server “{server_header}”): a SIP proxy stands between you and the server. "
+        "Pidgin's SIPE answers it with your Login and password (Digest) and goes on to the Lync "
+        "server behind it. sipe-setup does not send your password with Digest, so it cannot "
+        "check the sign-in beyond this proxy.",
+        "If IT confirms the proxy, save the profile and try it in Pidgin. Otherwise enter the "
+        "Lync / Skype for Business server itself in Server (ask IT for its name).",
         Field.SERVER),
     AdviceEntry(
         "redirect-loop", "SS-SIP-REDIRECT", "Too many redirects",
@@ -223,9 +264,66 @@ _ENTRIES: Final = (
     AdviceEntry(
         "client-version", "SS-SIP-17002", "The server rejects this client version",
         "The server has a client version filter and refuses the User Agent “{user_agent}” "
-        "({server_reason}).",
+        "({filter_said}: “{server_reason}”).",
         "Set User Agent to that of an allowed Microsoft client, for example: " + _UA_LIST + ".",
         Field.USER_AGENT),
+    AdviceEntry(
+        "client-version-advised", "SS-SIP-UPGRADE", "The server advises a newer client",
+        "You are signed in, but the server's client version filter marks the User Agent "
+        "“{user_agent}” as out of date ({filter_said}: “{server_reason}”). It works today; "
+        "IT may block it later.",
+        "Nothing must change now. To be safe, set User Agent to that of a current Microsoft "
+        "client, for example: " + _UA_LIST + ".", Field.USER_AGENT),
+    AdviceEntry(
+        "remote-access-disabled", "SS-SIP-4003", "Your account may not sign in from outside",
+        "The server (an Edge server, reached from outside the company network) says: "
+        "“{server_reason}” (ms-diagnostics 4003). Your Login and password are fine, but this "
+        "account is not enabled for remote access.",
+        "Connect to the company VPN or network and retry (Server empty, or the internal pool on "
+        "port 5061); or ask IT to enable remote (external) access for your account.", None),
+    AdviceEntry(
+        "user-disabled", "SS-SIP-4141", "Your Lync / Skype for Business account is disabled",
+        "The server says: “{server_reason}” (ms-diagnostics 4141). The account exists but is "
+        "disabled for Lync / Skype for Business.",
+        "Ask IT to enable your account for Lync / Skype for Business again.", None),
+    AdviceEntry(
+        "uri-in-use", "SS-SIP-URIUSED", "The sign-in address belongs to more than one account",
+        "The server says: “{server_reason}”. Another user in the directory has the same SIP "
+        "address ({signin}), so the server refuses the sign-in.",
+        "Report the code to IT: the SIP address must belong to exactly one user.", None),
+    AdviceEntry(
+        "dns-srv-failed", "SS-SIP-1008", "The server could not find the next server in DNS",
+        "The server answered {status} {reason_phrase}: “{server_reason}” (ms-diagnostics 1008). "
+        "The server you reached (often an Edge server or a Director) forwards the sign-in to "
+        "your pool and could not resolve the DNS SRV record for it. Nothing on this computer "
+        "causes that.",
+        "Report the code and the server's reason to IT (DNS of the pool, or the Edge's next "
+        "hop).", None),
+    AdviceEntry(
+        "dns-conflict", "SS-SIP-1009", "The server found conflicting DNS records",
+        "The server answered {status} {reason_phrase}: “{server_reason}” (ms-diagnostics 1009): "
+        "an SRV record it needs points to a host outside the record's own domain, which Lync "
+        "refuses.",
+        "Report the code and the server's reason to IT.", None),
+    AdviceEntry(
+        "next-hop-untrusted", "SS-SIP-1010", "The server does not trust the next server",
+        "The server answered {status} {reason_phrase}: “{server_reason}” (ms-diagnostics 1010). "
+        "It forwards the sign-in to another server (your pool, a Director) and does not trust "
+        "that server's certificate. Nothing on this computer causes that.",
+        "Report the code and the server's reason to IT (certificates between the servers).",
+        None),
+    AdviceEntry(
+        "server-time-skew", "SS-SIP-1013", "The server says the clocks differ too much",
+        "The server answered {status} {reason_phrase}: “{server_reason}” (ms-diagnostics 1013).",
+        "Check that this computer's date, time and time zone are right (automatic time); if "
+        "they are, report the code to IT.", None),
+    AdviceEntry(
+        "server-timeout", "SS-SIP-504", "The server timed out passing on the sign-in (504)",
+        "The server answered 504 {reason_phrase}: “{server_reason}”. A front end or Edge "
+        "server got no answer from the next server in time. Pidgin's SIPE retries a 504 to "
+        "its sign-in request five more times, 60 s apart, before it gives up.",
+        "Retry in a few minutes. If it persists, report the code and the server's reason to "
+        "IT.", None),
     AdviceEntry(
         "forbidden", "SS-SIP-403", "The server rejected the sign-in (403)",
         "The server said: {server_reason}. Your credentials may be correct but the account is "
@@ -315,7 +413,8 @@ _ENTRIES: Final = (
     AdviceEntry(
         "dsk-ticket-password", "SS-DSK-401", "Wrong password or Login (web ticket refused)",
         "The web ticket service at {host} refused the Login “{login}” with this password "
-        "(HTTP {status}{server_reason}). Pidgin stops with “Web ticket request to … failed”.",
+        "(HTTP {status}; the server said: {server_reason}). Pidgin stops with “Web ticket "
+        "request to … failed”.",
         "Check the password (Caps Lock?). If it is right, check the Login: usually "
         "COMPANY\\username or username@company.com.", Field.PASSWORD),
     AdviceEntry(
@@ -396,6 +495,50 @@ _ENTRIES: Final = (
         "Check the Login (Kerberos wants user@REALM), the realm's KDC (/etc/krb5.conf), and "
         "that the clock is right; or choose NTLM.", Field.LOGIN),
     AdviceEntry(
+        "kerberos-wrong-password", "SS-KRB-PASSWORD", "Wrong password (Kerberos)",
+        "The Kerberos server (KDC) rejected the password for {principal} ({kdc_error}).",
+        "Check the password (Caps Lock?). Each try counts as a failed sign-in towards the "
+        "account's lockout.", Field.PASSWORD),
+    AdviceEntry(
+        "kerberos-principal-unknown", "SS-KRB-PRINCIPAL", "The Kerberos server does not know "
+        "{principal}",
+        "The KDC of the realm has no account {principal} ({kdc_error}). Kerberos wants the "
+        "Windows account as user@REALM (the domain in capitals).",
+        "Check the Login: usually username@COMPANY.COM or COMPANY\\username; the part "
+        "after @ must be the Kerberos realm.", Field.LOGIN),
+    AdviceEntry(
+        "kerberos-revoked", "SS-KRB-LOCKED", "The account is locked or disabled",
+        "The Kerberos server (KDC) refuses {principal}: its credentials are revoked "
+        "({kdc_error}). Active Directory says this when the account is locked after too many "
+        "wrong passwords, disabled, or outside its allowed logon hours.",
+        "Wait for the lockout to end or ask IT to unlock or enable the account; do not retry "
+        "with other passwords meanwhile.", None),
+    AdviceEntry(
+        "kerberos-password-expired", "SS-KRB-EXPIRED", "Your password has expired",
+        "The Kerberos server (KDC) says the password of {principal} has expired "
+        "({kdc_error}).",
+        "Change the password first (Windows sign-in, the company's password web page, or "
+        "kpasswd), then type the new one here.", Field.PASSWORD),
+    AdviceEntry(
+        "kerberos-clock-skew", "SS-KRB-CLOCK", "This computer's clock is off (Kerberos)",
+        "The Kerberos server (KDC) refuses the request because the clocks differ by more than "
+        "the allowed skew, usually 5 minutes ({kdc_error}).",
+        "Set the date, time and time zone correctly (enable automatic time), then retry.",
+        None),
+    AdviceEntry(
+        "kerberos-service-unknown", "SS-KRB-SPN", "The Kerberos server does not know {target}",
+        "The KDC has no service principal {target} ({kdc_error}), so it issues no ticket for "
+        "this server. The server name may be an alias the KDC does not know, or IT has not "
+        "registered the service principal.",
+        "Enter the server's real name (the pool's FQDN) in Server, or choose NTLM; IT can "
+        "register the principal (setspn).", Field.SERVER),
+    AdviceEntry(
+        "kerberos-kdc-unreachable", "SS-KRB-KDC", "No Kerberos server can be reached",
+        "No KDC for the realm of {principal} answered ({kdc_error}). Kerberos needs a domain "
+        "controller, which is usually reachable only inside the company network.",
+        "Connect to the VPN, or check the realm's KDC in /etc/krb5.conf (or DNS SRV "
+        "_kerberos._udp); or choose NTLM.", None),
+    AdviceEntry(
         "kerberos-unavailable", "SS-KRB-MISSING", "Kerberos support is not installed",
         "The Python Kerberos modules (gssapi, krb5) are not installed, so Kerberos cannot be "
         "tried.",
@@ -412,6 +555,35 @@ _ENTRIES: Final = (
         "Without Single Sign-On the server needs the password to check who you are.",
         "Type the password, or tick Single Sign-On if you use Kerberos (kinit).",
         Field.PASSWORD),
+    # --- redirects and server proof (hardening) ---------------------------------------------
+    AdviceEntry(
+        "redirect-untrusted", "SS-SIP-301HOST", "Redirect to {host} not followed",
+        "Before you signed in, the server redirected the sign-in to {host}, which is {where}. "
+        "Your credentials would go there, and you did not allow it. Pidgin would follow such "
+        "a redirect without asking.",
+        "If IT confirms {host} is the company's server, run the check again and allow it "
+        "(CLI: --accept-outside-domain); otherwise report the redirect to IT.", None),
+    AdviceEntry(
+        "redirect-downgrade", "SS-SIP-301TCP", "Redirect to unencrypted TCP not followed",
+        "The server redirected the sign-in from an encrypted (TLS) connection to plain TCP at "
+        "{host}:{port}. Everything, the sign-in included, would travel unencrypted.",
+        "Ask IT why the pool redirects to TCP; allow it only if IT confirms this is intended.",
+        None),
+    AdviceEntry(
+        "home-pool-unreachable", "SS-NET-HOMEPOOL", "Your home pool {host} cannot be reached",
+        "The server you reached redirected you to your home pool {host}:{port}, and that "
+        "address is not reachable from here: {detail} ({code}). Home pools are often only "
+        "reachable inside the company network.",
+        "Connect to the VPN (or try from inside the company network); IT can check that the "
+        "pool {host} is reachable, or that the Edge server handles external sign-ins.",
+        Field.SERVER),
+    AdviceEntry(
+        "unsigned-ok", "SS-AUTH-UNSIGNED", "The server did not prove it checked your password",
+        "The server answered 200 OK without the signature ({scheme}) it promised. Pidgin "
+        "accepts that, but a server that never checked your password can do the same: it may "
+        "not be your company's server.",
+        "Check the server name with IT; if it is right, IT should look at the pool's "
+        "authentication settings. Pidgin will sign in as it did here.", None),
     # --- general -------------------------------------------------------------------------------
     AdviceEntry(
         "deadline", "SS-TIMEOUT", "The check took too long",

@@ -3,10 +3,48 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["flag_field", "object_field", "text_field"]
+__all__ = ["MAX_JSON_DEPTH", "flag_field", "json_document", "object_field", "text_field"]
+
+#: Profiles and settings files nest three levels deep; anything far deeper is not ours (and
+#: Python's json module would recurse until it fails).
+MAX_JSON_DEPTH: Final = 32
+
+
+def json_document(data: bytes) -> object:
+    """Decode an untrusted JSON file.
+
+    Raises:
+        ValueError: not UTF-8, nested deeper than :data:`MAX_JSON_DEPTH`, or not JSON — the
+            message says which, in words for the user.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("is not UTF-8 text") from None
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:  # brackets outside strings only
+        if in_string:
+            escaped, in_string = (not escaped and ch == "\\"), (escaped or ch != '"')
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                raise ValueError(f"is nested more than {MAX_JSON_DEPTH} levels deep, so it "
+                                 "is not one of ours")
+        elif ch in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                         f"{exc.msg})") from None
 
 
 def object_field(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:

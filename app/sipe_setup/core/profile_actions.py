@@ -7,19 +7,25 @@ Invariants:
   no password to export, no keyring) runs before the first write;
 - the password goes to the OS keyring only; a keyring that cannot be used is an error the front
   end turns into a choice (save without the password, or stop) — never a silent fallback;
-- the messages (``lines``) never contain the password.
+- the messages (``lines``) never contain the password;
+- a password moved out of accounts.xml leaves our backups of it too (see
+  :mod:`sipe_setup.core.export.pidgin.accounts`); the messages say so;
+- every Pidgin account becomes its own profile: two accounts with one sign-in address and
+  different Logins get distinct profile names, and the lines say which is which.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sipe_setup.core.account import Secret
-from sipe_setup.core.pidgin import (
+from sipe_setup.core.export.pidgin import (
     ExportResult,
     PasswordMode,
+    PidginFileError,
     PidginRunning,
     PidginSipeAccount,
     SipeAccountEntry,
@@ -28,13 +34,15 @@ from sipe_setup.core.pidgin import (
     find_running_clients,
     keyring_plugin_path,
     read_sipe_accounts,
-    remove_cleartext_password,
+    remove_saved_password,
 )
 from sipe_setup.core.profiles import (
+    MAX_PROFILE_NAME,
     Profile,
     ProfileError,
     ProfileExists,
     ProfileStore,
+    profile_id,
     validate_profile_name,
 )
 from sipe_setup.core.secrets import (
@@ -45,8 +53,8 @@ from sipe_setup.core.secrets import (
 )
 
 __all__ = ["ExportOutcome", "ImportedProfile", "SavedProfile", "delete_profile",
-           "export_profile", "import_pidgin_accounts", "profile_from_pidgin", "rename_profile",
-           "save_profile"]
+           "export_profile", "import_pidgin_accounts", "pidgin_profile_names",
+           "profile_from_pidgin", "rename_profile", "save_profile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,33 +256,70 @@ def import_pidgin_accounts(store: ProfileStore, vault: PasswordVault, purple_dir
 
     ``only`` limits the import to one account (its ``signin,login`` name or sign-in address).
     Moving a password stores it in sipe-setup's keyring entry *and* where the
-    pidgin-gnome-keyring plugin reads it, then removes it from accounts.xml.
+    pidgin-gnome-keyring plugin reads it, then removes it from accounts.xml and from our
+    backups of accounts.xml. Accounts sharing a sign-in address are named apart
+    (:func:`pidgin_profile_names`).
 
     Raises:
         PidginFileError: accounts.xml is unreadable.
         PidginRunning: a password move was asked while Pidgin/Finch uses the folder.
     """
-    accounts = read_sipe_accounts(purple_dir)
-    if only:
-        accounts = [a for a in accounts if only in (a.entry.name, a.entry.signin)]
-    if move_passwords and any(a.password for a in accounts):
+    every = read_sipe_accounts(purple_dir)
+    names = pidgin_profile_names(every)
+    chosen = [(a, names[i]) for i, a in enumerate(every)
+              if not only or only in (a.entry.name, a.entry.signin)]
+    if move_passwords and any(a.password for a, _ in chosen):
         running = find_running_clients(purple_dir)
         if running:
             raise PidginRunning(running)
     outcomes: list[ImportedProfile] = []
-    for account in accounts:
-        outcomes.append(_import_one(store, vault, purple_dir, account,
-                                    move_passwords=move_passwords,
-                                    replace_existing=replace_existing, now=now))
+    for account, name in chosen:
+        outcome = _import_one(store, vault, purple_dir, account, profile_name=name,
+                              move_passwords=move_passwords,
+                              replace_existing=replace_existing, now=now)
+        if name != account.entry.signin and outcome.profile is not None:
+            twins = [a.entry.login or "none" for a in every
+                     if profile_id(a.entry.signin) == profile_id(account.entry.signin)]
+            outcome.lines.append(
+                f"Pidgin has {len(twins)} accounts for {account.entry.signin} (Logins: "
+                f"{', '.join(twins)}); this one is the profile “{name}”, so they stay apart.")
+        outcomes.append(outcome)
     return outcomes
 
 
+def pidgin_profile_names(accounts: Sequence[PidginSipeAccount]) -> list[str]:
+    """The profile name for each account: its sign-in address, or — when several accounts
+    share one sign-in (different Logins) — ``signin (Login)``, kept unique and within the
+    profile-name limit (``signin #2`` when the Login does not fit)."""
+    groups: dict[str, int] = {}
+    for account in accounts:
+        key = profile_id(account.entry.signin)
+        groups[key] = groups.get(key, 0) + 1
+    used: set[str] = set()
+    names: list[str] = []
+    for account in accounts:
+        signin = account.entry.signin.strip()
+        if groups[profile_id(signin)] == 1:
+            names.append(signin)
+            used.add(profile_id(signin))
+            continue
+        name = f"{signin} ({account.entry.login or 'no Login'})"
+        counter = 1
+        while len(name) > MAX_PROFILE_NAME or profile_id(name) in used:
+            counter += 1
+            suffix = f" #{counter}"
+            name = signin[:MAX_PROFILE_NAME - len(suffix)] + suffix
+        used.add(profile_id(name))
+        names.append(name)
+    return names
+
+
 def _import_one(store: ProfileStore, vault: PasswordVault, purple_dir: Path,
-                account: PidginSipeAccount, *, move_passwords: bool, replace_existing: bool,
-                now: dt.datetime | None) -> ImportedProfile:
+                account: PidginSipeAccount, *, profile_name: str, move_passwords: bool,
+                replace_existing: bool, now: dt.datetime | None) -> ImportedProfile:
     name = account.entry.name
     try:
-        profile, lines = profile_from_pidgin(account)
+        profile, lines = profile_from_pidgin(account, profile_name)
     except ProfileError as exc:
         return ImportedProfile(name, None, [f"Not imported: {exc}"])
     except ValueError as exc:  # AccountValidationError: the Pidgin account itself is broken
@@ -290,22 +335,37 @@ def _import_one(store: ProfileStore, vault: PasswordVault, purple_dir: Path,
         return ImportedProfile(name, None, [f"Not imported: {exc}"])
     lines = [*saved.lines, *lines]
     if account.password and move_passwords:
-        try:
-            place = store_pidgin_password(name, account.password)
-        except KeyringUnavailable as exc:
-            lines.append(f"The password stays in accounts.xml: {exc}")
-        else:
-            backup = remove_cleartext_password(purple_dir, name, now=now)
-            lines.append(f"The plain-text password was removed from accounts.xml; Pidgin now "
-                         f"reads it from {place.backend_name} through the pidgin-gnome-keyring "
-                         "plugin.")
-            if backup is not None:
-                lines.append(f"The previous accounts.xml was kept as {backup}.")
-            if keyring_plugin_path() is None:
-                lines.append("The pidgin-gnome-keyring plugin is not installed: install it "
-                             "(sudo apt install pidgin-gnome-keyring) or Pidgin will ask for "
-                             "the password.")
+        lines.extend(_move_password(purple_dir, name, account.password, now=now))
     elif account.password:
         lines.append("accounts.xml holds this password in plain text; import again with "
                      "“move the password to the keyring” to take it out.")
     return ImportedProfile(name, saved.profile, lines)
+
+
+def _move_password(purple_dir: Path, name: str, password: Secret, *,
+                   now: dt.datetime | None) -> list[str]:
+    """Store the password where Pidgin's keyring plugin reads it, then take it out of
+    accounts.xml and of our backups of it; the lines to show."""
+    try:
+        place = store_pidgin_password(name, password)
+    except KeyringUnavailable as exc:
+        return [f"The password stays in accounts.xml: {exc}"]
+    try:
+        removal = remove_saved_password(purple_dir, name, now=now)
+    except (PidginRunning, PidginFileError, LookupError, OSError) as exc:
+        return [f"The password is in {place.backend_name} now, but it stays in accounts.xml: "
+                f"{exc}"]
+    lines = [f"The plain-text password was removed from accounts.xml; Pidgin now reads it "
+             f"from {place.backend_name} through the pidgin-gnome-keyring plugin."]
+    if removal.backup is not None:
+        lines.append(f"The previous accounts.xml was kept as {removal.backup}, without this "
+                     "password (a backup never keeps a password you moved out).")
+    if removal.scrubbed_backups:
+        count = len(removal.scrubbed_backups)
+        lines.append(f"The password was also removed from {count} older "
+                     f"backup{'s' if count > 1 else ''} of accounts.xml.")
+    if keyring_plugin_path() is None:
+        lines.append("The pidgin-gnome-keyring plugin is not installed: install it "
+                     "(sudo apt install pidgin-gnome-keyring) or Pidgin will ask for "
+                     "the password.")
+    return lines

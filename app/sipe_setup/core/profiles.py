@@ -3,7 +3,11 @@
 Invariants:
 - a profile file never holds a password: the password lives in the OS keyring
   (:mod:`sipe_setup.core.secrets`) under the profile's id;
-- files are written atomically with mode 0600 in a 0700 directory (:mod:`sipe_setup.core.fileio`);
+- files are written atomically with mode 0600 in a 0700 directory (:mod:`sipe_setup.core.fileio`),
+  under the directory's writer lock, and a file is re-checked just before it is replaced: two
+  saves (two wizards, a wizard and the CLI) never lose one another's change silently;
+- backups of replaced files are pruned to the newest few
+  (:data:`~sipe_setup.core.fileio.KEEP_BACKUPS`);
 - a file we cannot use (not JSON, not a profile, a newer schema version, bad values) is reported
   with its path and left exactly as it is; replacing it needs ``replace=True`` and it is backed
   up first;
@@ -38,13 +42,22 @@ from typing import Any, Final
 import platformdirs
 
 from sipe_setup.core.account import AccountSettings, AuthScheme, Transport, parse_account
-from sipe_setup.core.fileio import backup_file, ensure_private_dir, write_atomic
-from sipe_setup.core.jsonfields import flag_field, object_field, text_field
+from sipe_setup.core.fileio import (
+    FileWriteError,
+    Snapshot,
+    backup_file,
+    ensure_private_dir,
+    locked_folder,
+    read_snapshot,
+    write_atomic,
+)
+from sipe_setup.core.jsonfields import flag_field, json_document, object_field, text_field
 from sipe_setup.core.steps import CheckResult
 from sipe_setup.core.transport import normalize_sha256_fingerprint
 
 __all__ = [
     "MAX_PROFILE_BYTES",
+    "MAX_PROFILE_NAME",
     "PROFILE_FORMAT",
     "PROFILE_SCHEMA_VERSION",
     "CertificateTrust",
@@ -64,7 +77,9 @@ __all__ = [
 PROFILE_FORMAT: Final = "sipe-setup-profile"
 PROFILE_SCHEMA_VERSION: Final = 1
 MAX_PROFILE_BYTES: Final = 256 * 1024
-_MAX_NAME = 64
+_MAX_REPLACEABLE_BYTES: Final = 16 * 1024 * 1024  # an unreadable file we may still back up
+MAX_PROFILE_NAME: Final = 64
+_MAX_NAME = MAX_PROFILE_NAME
 _PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*")
 _SCHEMES = ("NTLM", "Kerberos", "TLS-DSK")
 
@@ -449,38 +464,50 @@ class ProfileStore:
              now: dt.datetime | None = None) -> Path:
         """Write ``profile``; refuses to replace an existing file unless asked.
 
-        An existing file is backed up first when replaced (also an unreadable one).
+        An existing file is backed up first when replaced (also an unreadable one). Runs under
+        the directory's lock; the file is re-checked just before it is replaced.
+
+        Raises:
+            ProfileExists: the file exists and ``replace_existing`` is False.
+            FolderBusy: another sipe-setup kept the folder locked too long.
+            FileChangedError: another program changed the file meanwhile (nothing written).
+            FileWriteError: the file cannot be written (the old one is unchanged).
         """
         path = self.path_for(profile.name)
-        if path.exists():
-            if not replace_existing:
-                raise ProfileExists(f"A profile “{profile.name}” exists already ({path}); "
-                                    "choose another name or replace it.")
-            backup_file(path, now=now)
-            try:
-                old = self._read(path)
-            except ProfileUnreadable:
-                old = None
-            if old is not None and old.created:
-                profile = replace(profile, created=old.created)
-        moment = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
-        profile = replace(profile, updated=moment, created=profile.created or moment)
-        ensure_private_dir(self.directory)
-        data = json.dumps(profile.to_json(), indent=2, ensure_ascii=False) + "\n"
-        write_atomic(path, data.encode("utf-8"))
+        with locked_folder(self.directory, what="sipe-setup"):
+            old = self._snapshot(path)
+            if old.data is not None:
+                if not replace_existing:
+                    raise ProfileExists(f"A profile “{profile.name}” exists already ({path}); "
+                                        "choose another name or replace it.")
+                backup_file(path, now=now, data=old.data)
+                try:
+                    previous: Profile | None = self._parse(path, old.data)
+                except ProfileUnreadable:
+                    previous = None
+                if previous is not None and previous.created:
+                    profile = replace(profile, created=previous.created)
+            moment = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+            profile = replace(profile, updated=moment, created=profile.created or moment)
+            ensure_private_dir(self.directory)
+            data = json.dumps(profile.to_json(), indent=2, ensure_ascii=False) + "\n"
+            write_atomic(path, data.encode("utf-8"), expect=old)
         return path
 
     def rename(self, old_name: str, new_name: str) -> Profile:
         """Give a profile a new name (and file). The caller moves the keyring entry."""
-        profile = self.load(old_name)
+        self.load(old_name)  # ProfileNotFound before anything is created
         new_name = validate_profile_name(new_name)
-        old_path, new_path = self.path_for(old_name), self.path_for(new_name)
-        if new_path.exists() and new_path != old_path:
-            raise ProfileExists(f"A profile “{new_name}” exists already; choose another name.")
-        renamed = replace(profile, name=new_name)
-        self.save(renamed, replace_existing=new_path == old_path)
-        if new_path != old_path:
-            old_path.unlink()
+        with locked_folder(self.directory, what="sipe-setup"):
+            profile = self.load(old_name)
+            old_path, new_path = self.path_for(old_name), self.path_for(new_name)
+            if new_path.exists() and new_path != old_path:
+                raise ProfileExists(f"A profile “{new_name}” exists already; choose another "
+                                    "name.")
+            renamed = replace(profile, name=new_name)
+            self.save(renamed, replace_existing=new_path == old_path)
+            if new_path != old_path:
+                _unlink(old_path)
         return renamed
 
     def delete(self, name: str) -> Path:
@@ -488,8 +515,23 @@ class ProfileStore:
         path = self.path_for(name)
         if not path.exists():
             raise ProfileNotFound(f"There is no profile “{name}”.")
-        path.unlink()
+        with locked_folder(self.directory, what="sipe-setup"):
+            if not path.exists():
+                raise ProfileNotFound(f"There is no profile “{name}”.")
+            _unlink(path)
         return path
+
+    def _snapshot(self, path: Path) -> Snapshot:
+        """The whole file as it is now (to back it up and to re-check it before replacing)."""
+        try:
+            snapshot = read_snapshot(path, limit=_MAX_REPLACEABLE_BYTES)
+        except OSError as exc:
+            raise FileWriteError(path, exc, action="read",
+                                 consequence="Nothing was changed.") from None
+        if snapshot.data is not None and len(snapshot.data) > _MAX_REPLACEABLE_BYTES:
+            raise ProfileUnreadable(path, "is far too large to be a profile; move it away "
+                                          "by hand")
+        return snapshot
 
     def _read(self, path: Path) -> Profile:
         try:
@@ -497,19 +539,28 @@ class ProfileStore:
                 data = handle.read(MAX_PROFILE_BYTES + 1)
         except OSError as exc:
             raise ProfileUnreadable(path, f"cannot be read ({exc.strerror})") from None
+        return self._parse(path, data)
+
+    def _parse(self, path: Path, data: bytes) -> Profile:
         if len(data) > MAX_PROFILE_BYTES:
             raise ProfileUnreadable(path, f"is larger than {MAX_PROFILE_BYTES // 1024} KiB, "
                                           "so it is not a profile")
         try:
-            doc = json.loads(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ProfileUnreadable(path, "is not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise ProfileUnreadable(path, f"is not valid JSON (line {exc.lineno}, column "
-                                          f"{exc.colno}: {exc.msg})") from None
+            doc = json_document(data)
+        except ValueError as exc:
+            raise ProfileUnreadable(path, str(exc)) from None
         try:
             return Profile.from_json(doc)
         except ValueError as exc:  # AccountValidationError is a ValueError
             raise ProfileUnreadable(path, str(exc)) from None
         except ProfileError as exc:
             raise ProfileUnreadable(path, str(exc)) from None
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise FileWriteError(path, exc, action="delete") from None

@@ -4,6 +4,9 @@ Invariants:
 - The password never appears: it is not part of any object a report is built from, and as a
   last line of defence every string of the report is scrubbed of the secret when one is given.
 - Redaction works on the finished JSON tree, so the three renderings redact identically.
+- Text from the network is data: the text and HTML reports show every control or reordering
+  character as a visible escape (:func:`~sipe_setup.core.textsafety.printable`); the JSON
+  report keeps the data exact but writes those characters as ``\\uXXXX`` escapes.
 - ``schema_version`` changes whenever a field is removed or changes meaning (README documents
   the schema).
 """
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from sipe_setup import __version__
 from sipe_setup.core.account import AccountSettings, Secret
 from sipe_setup.core.steps import CheckResult, StepStatus
+from sipe_setup.core.textsafety import escape_json_output, printable
 
 __all__ = ["REPORT_SCHEMA_VERSION", "Redaction", "report_html", "report_json", "report_text"]
 
@@ -112,6 +116,7 @@ def _document(result: CheckResult, redaction: Redaction) -> dict[str, object]:
         "selected": result.selected.to_json() if result.selected else None,
         "server": result.server.to_json(),
         "round_trips": result.round_trips,
+        "failed_attempts": result.failed_attempts,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
         "redacted": {"user": bool(redaction.users), "hosts": bool(redaction.hosts)},
     }
@@ -120,9 +125,28 @@ def _document(result: CheckResult, redaction: Redaction) -> dict[str, object]:
     return scrubbed
 
 
+def _visible(value: object) -> object:
+    """Every string of a JSON-like tree (keys included) made :func:`printable`."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(str(k)): _visible(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_visible(v) for v in value]
+    return value
+
+
+def _shown_document(result: CheckResult, redaction: Redaction) -> dict[str, object]:
+    """The document as the text and HTML reports show it (control characters visible)."""
+    shown = _visible(_document(result, redaction))
+    assert isinstance(shown, dict)
+    return shown
+
+
 def report_json(result: CheckResult, redaction: Redaction | None = None) -> str:
     """The JSON report (one document; schema in the README)."""
-    return json.dumps(_document(result, redaction or Redaction()), indent=2, ensure_ascii=False)
+    return escape_json_output(json.dumps(_document(result, redaction or Redaction()),
+                                         indent=2, ensure_ascii=False))
 
 
 def _lines(doc: dict[str, object]) -> list[str]:
@@ -147,19 +171,21 @@ def _lines(doc: dict[str, object]) -> list[str]:
         step_advice = step.get("advice")
         if isinstance(step_advice, dict) and step.get("status") in ("warn", "fail"):
             out.append(f"         → {step_advice['code']}: {step_advice['fix']}")
-    out += ["", f"Round trips: {doc.get('round_trips')}", f"Started: {doc.get('started')}",
+    out += ["", f"Round trips: {doc.get('round_trips')}",
+            f"Failed sign-ins this check caused: {doc.get('failed_attempts', 0)}",
+            f"Started: {doc.get('started')}",
             f"sipe-setup {doc.get('tool_version')}"]
     return out
 
 
 def report_text(result: CheckResult, redaction: Redaction | None = None) -> str:
     """Plain text, phone code first — what "Copy report" puts on the clipboard."""
-    return "\n".join(_lines(_document(result, redaction or Redaction()))) + "\n"
+    return "\n".join(_lines(_shown_document(result, redaction or Redaction()))) + "\n"
 
 
 def report_html(result: CheckResult, redaction: Redaction | None = None) -> str:
     """A self-contained HTML page of the same content."""
-    doc = _document(result, redaction or Redaction())
+    doc = _shown_document(result, redaction or Redaction())
     esc = html.escape
     rows = []
     steps = doc.get("steps")

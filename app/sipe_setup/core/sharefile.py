@@ -6,7 +6,10 @@ Invariants:
   pattern (``COMPANY\\{user}``, ``{user}@company.com``, ``{signin}``) filled from the sign-in
   address of whoever opens it;
 - a file is untrusted input: size-bounded, strict JSON, every value checked by the same
-  validators as typed input, unknown keys refused (a typo must not pass silently).
+  validators as typed input, unknown keys refused (a typo must not pass silently);
+- writing one (:func:`write_shared_settings`) never overwrites an existing file unless asked,
+  and never Pidgin's own files (``accounts.xml``, ``prefs.xml``…) or a saved profile, even when
+  asked.
 
 Format (``SETTINGS_FORMAT``, version 1)::
 
@@ -20,7 +23,9 @@ Format (``SETTINGS_FORMAT``, version 1)::
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,12 +42,14 @@ from sipe_setup.core.account import (
     parse_signin,
     validate_user_agent,
 )
-from sipe_setup.core.jsonfields import text_field
-from sipe_setup.core.profiles import Profile
+from sipe_setup.core.fileio import FileWriteError, write_atomic
+from sipe_setup.core.jsonfields import json_document, text_field
+from sipe_setup.core.profiles import Profile, default_profiles_dir
 from sipe_setup.core.transport import normalize_sha256_fingerprint
 
-__all__ = ["SETTINGS_FORMAT", "SETTINGS_VERSION", "SharedSettings", "SharedSettingsError",
-           "load_shared_settings", "shared_settings_from_profile"]
+__all__ = ["SETTINGS_FORMAT", "SETTINGS_VERSION", "SharedFileExists", "SharedSettings",
+           "SharedSettingsError", "load_shared_settings", "shared_settings_from_profile",
+           "write_shared_settings"]
 
 SETTINGS_FORMAT: Final = "sipe-setup-settings"
 SETTINGS_VERSION: Final = 1
@@ -51,10 +58,18 @@ _KEYS = frozenset({"format", "version", "organization", "sip_domain", "server", 
                    "auth", "user_agent", "login_pattern", "certificate", "note"})
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 _SAMPLE_SIGNIN = "first.last@example.com"
+# libpurple's own files: a settings file must never replace one of them.
+_PIDGIN_FILES: Final = frozenset({"accounts.xml", "prefs.xml", "blist.xml", "status.xml",
+                                  "pounces.xml", "savedstatuses.xml"})
+_SHARED_FILE_MODE: Final = 0o644  # handed out to colleagues: readable, holds nothing personal
 
 
 class SharedSettingsError(ValueError):
     """A settings file that cannot be used; the message names the file and the problem."""
+
+
+class SharedFileExists(SharedSettingsError):
+    """The output file exists and replacing it was not asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,13 +261,56 @@ def load_shared_settings(path: Path) -> SharedSettings:
         raise SharedSettingsError(f"{path}: larger than {MAX_SETTINGS_BYTES // 1024} KiB, so "
                                   "it is not a settings file")
     try:
-        doc = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SharedSettingsError(f"{path}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise SharedSettingsError(f"{path}: not valid JSON (line {exc.lineno}, column "
-                                  f"{exc.colno}: {exc.msg})") from None
+        doc = json_document(data)
+    except ValueError as exc:
+        raise SharedSettingsError(f"{path}: {exc}") from None
     try:
         return parse_shared_settings(doc)
     except ValueError as exc:
         raise SharedSettingsError(f"{path}: {exc}") from None
+
+
+def _refuse_target(path: Path) -> None:
+    if path.name.casefold() in _PIDGIN_FILES:
+        raise SharedSettingsError(f"{path}: that is the name of one of Pidgin's own files; a "
+                                  "settings file never replaces it. Choose another name, like "
+                                  "contoso-sipe.json")
+    with contextlib.suppress(OSError):
+        if path.parent.resolve() == default_profiles_dir().resolve():
+            raise SharedSettingsError(f"{path}: that is sipe-setup's profiles folder; write "
+                                      "the settings file somewhere else")
+    if path.is_dir():
+        raise SharedSettingsError(f"{path}: is a folder; give a file name")
+
+
+def write_shared_settings(path: Path, settings: SharedSettings, *,
+                          replace: bool = False) -> None:
+    """Write ``settings`` to ``path`` (mode 0644: it is meant to be handed out).
+
+    Raises:
+        SharedFileExists: ``path`` exists and ``replace`` is False (nothing written).
+        SharedSettingsError: ``path`` is one of Pidgin's files, in the profiles folder or a
+            folder — refused even with ``replace``.
+        FileWriteError: it cannot be written (plain words, naming ``path``).
+    """
+    _refuse_target(path)
+    data = settings.dumps().encode("utf-8")
+    if replace:
+        write_atomic(path, data, mode=_SHARED_FILE_MODE)
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     _SHARED_FILE_MODE)
+    except FileExistsError:
+        raise SharedFileExists(f"{path} exists already; nothing was written") from None
+    except OSError as exc:
+        raise FileWriteError(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise FileWriteError(path, exc, consequence="Nothing was written.") from None

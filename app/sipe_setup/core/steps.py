@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from sipe_setup.core.transport import CertificateInfo
 
 __all__ = [
+    "MAX_LINES_PER_STEP",
+    "MAX_LINES_TOTAL",
+    "MAX_LINE_CHARS",
     "CheckResult",
     "EventSink",
     "SelectedServer",
@@ -30,7 +33,21 @@ __all__ = [
     "StepResult",
     "StepStatus",
     "Verdict",
+    "omitted_line",
 ]
+
+
+MAX_LINES_PER_STEP = 200
+"""Detail lines a step keeps; a chatty server's further lines are only counted."""
+MAX_LINES_TOTAL = 1500
+"""Detail lines a whole check keeps (over all steps)."""
+MAX_LINE_CHARS = 2000
+"""Characters of one detail line; the rest is cut off (with "…")."""
+
+
+def omitted_line(count: int) -> str:
+    """The line that stands for ``count`` detail lines that were not kept."""
+    return f"… {count} more line{'s' if count != 1 else ''} not shown"
 
 
 class StepStatus(enum.StrEnum):
@@ -97,6 +114,11 @@ class StepResult:
     attempt: int = 0
     started_at: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
+    omitted: int = 0  # detail lines beyond the limits: counted, not kept
+
+    def detail(self) -> list[str]:
+        """The detail lines, ending with "… N more lines not shown" when some were dropped."""
+        return [*self.lines, omitted_line(self.omitted)] if self.omitted else list(self.lines)
 
     def to_json(self) -> dict[str, object]:
         """DESIGN §3 ``steps[]``: id, title, status, detail, advice."""
@@ -105,7 +127,7 @@ class StepResult:
             "title": self.title,
             "status": self.status.value,
             "summary": self.summary,
-            "detail": list(self.lines),
+            "detail": self.detail(),
             "advice": self.advice.to_json() if self.advice else None,
             "attempt": self.attempt,
             "elapsed_ms": round(self.elapsed * 1000),
@@ -113,11 +135,22 @@ class StepResult:
 
 
 class StepRecorder:
-    """Keeps the list of steps and forwards each change to the front end's sink."""
+    """Keeps the list of steps and forwards each change to the front end's sink.
 
-    def __init__(self, sink: EventSink | None = None) -> None:
+    What it keeps is bounded whatever a server sends: at most ``max_lines_per_step`` detail
+    lines per step and ``max_lines_total`` over the check, each cut to :data:`MAX_LINE_CHARS`.
+    Lines beyond that are counted (:attr:`StepResult.omitted`), not kept and not sent to the
+    front end; the step's detail then ends with "… N more lines not shown".
+    """
+
+    def __init__(self, sink: EventSink | None = None, *,
+                 max_lines_per_step: int = MAX_LINES_PER_STEP,
+                 max_lines_total: int = MAX_LINES_TOTAL) -> None:
         self.steps: list[StepResult] = []
         self._sink = sink
+        self._max_per_step = max_lines_per_step
+        self._max_total = max_lines_total
+        self._kept = 0
 
     def _emit(self, result: StepResult, kind: str, line: str = "") -> None:
         if self._sink is not None:
@@ -132,8 +165,14 @@ class StepRecorder:
         return result
 
     def line(self, result: StepResult, text: str) -> None:
-        """Add one detail line (a DNS answer, a REGISTER round trip...)."""
+        """Add one detail line (a DNS answer, a REGISTER round trip...), within the limits."""
+        if len(result.lines) >= self._max_per_step or self._kept >= self._max_total:
+            result.omitted += 1
+            return
+        if len(text) > MAX_LINE_CHARS:
+            text = text[:MAX_LINE_CHARS - 1] + "…"
         result.lines.append(text)
+        self._kept += 1
         self._emit(result, "progress", text)
 
     def finish(self, result: StepResult, status: StepStatus, summary: str,
@@ -143,6 +182,8 @@ class StepRecorder:
         result.summary = summary
         result.advice = advice
         result.elapsed = time.monotonic() - result.started_at
+        if result.omitted:
+            self._emit(result, "progress", omitted_line(result.omitted))
         self._emit(result, "finished", summary)
         return result
 
@@ -253,6 +294,9 @@ class CheckResult:
     #: Certificates of Lync web-services hosts the user accepted (Pidgin's tls_peers needs
     #: them too, or it fails where the check passed).
     accepted_webservice_certificates: tuple[AcceptedCertificate, ...] = ()
+    #: Sign-ins this check caused that the server refused for the password (each counts
+    #: towards an account lockout).
+    failed_attempts: int = 0
 
     @property
     def code(self) -> str:

@@ -50,7 +50,12 @@ class TransportError(Exception):
 
 
 class ConnectFailed(TransportError):
-    """TCP connect or TLS handshake failed (kind: refused, timeout, unreachable, dns, tls)."""
+    """TCP connect or TLS handshake failed.
+
+    ``kind``: refused, timeout (TCP connect), unreachable, dns, tls (the handshake failed),
+    tls-timeout (the TCP connection was made but the server did not answer the handshake),
+    tls-cert (:class:`CertificateRejected`).
+    """
 
 
 class ConnectionClosed(TransportError):
@@ -287,20 +292,12 @@ class SipConnection:
 async def _open(host: str, connect_to: str, port: int, ctx: ssl.SSLContext | None,
                 server_hostname: str | None, connect_timeout: float,
                 tls_timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """TCP connect within ``connect_timeout``, then (with ``ctx``) the TLS handshake within
+    ``tls_timeout``: two phases, so that a server that accepts the connection but never
+    answers the ClientHello is told apart from one that cannot be reached."""
     try:
-        return await asyncio.wait_for(
-            asyncio.open_connection(
-                connect_to, port, ssl=ctx, server_hostname=server_hostname,
-                ssl_handshake_timeout=tls_timeout if ctx else None,
-                limit=MAX_READ_CHUNK,
-            ),
-            connect_timeout + (tls_timeout if ctx else 0.0),
-        )
-    except ssl.SSLCertVerificationError:
-        raise
-    except ssl.SSLError as exc:
-        raise ConnectFailed(f"TLS handshake with {host}:{port} failed: {exc.reason or exc}",
-                            "tls") from exc
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(connect_to, port, limit=MAX_READ_CHUNK), connect_timeout)
     except TimeoutError as exc:
         raise ConnectFailed(f"Connecting to {host}:{port} timed out after "
                             f"{connect_timeout:g} s.", "timeout") from exc
@@ -309,6 +306,31 @@ async def _open(host: str, connect_to: str, port: int, ctx: ssl.SSLContext | Non
         text = {"refused": "refused the connection", "dns": "could not be resolved",
                 "timeout": "did not answer"}.get(kind, f"could not be reached ({exc})")
         raise ConnectFailed(f"{host}:{port} {text}.", kind) from exc
+    if ctx is None:
+        return reader, writer
+    try:
+        # asyncio's own handshake timeout is a backstop only; ours is the one that fires.
+        await asyncio.wait_for(
+            writer.start_tls(ctx, server_hostname=server_hostname,
+                             ssl_handshake_timeout=tls_timeout + 5.0),
+            tls_timeout)
+    except BaseException as exc:
+        writer.transport.abort()
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise
+        if isinstance(exc, ssl.SSLError):
+            raise ConnectFailed(f"TLS handshake with {host}:{port} failed: "
+                                f"{exc.reason or exc}", "tls") from exc
+        if isinstance(exc, TimeoutError):
+            raise ConnectFailed(f"{host}:{port} accepted the connection but did not answer "
+                                f"the TLS handshake within {tls_timeout:g} s.",
+                                "tls-timeout") from exc
+        if isinstance(exc, OSError):
+            raise ConnectFailed(f"{host}:{port} closed the connection during the TLS "
+                                f"handshake ({exc.strerror or type(exc).__name__}).",
+                                "tls") from exc
+        raise
+    return reader, writer
 
 
 def _server_name(host: str) -> str | None:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QApplication
 
 from sipe_setup import APP_ID, __version__
 from sipe_setup.core.account import Field
+from sipe_setup.core.hardening import harden_process
 
 from .pages.start import StartChoice, choice_from_profile, choice_from_settings
 from .state import CheckEnvironment
@@ -194,6 +195,7 @@ def _no_screen(qt_args: list[str]) -> bool:
 
 def run_wizard(argv: list[str]) -> int:
     """Run the wizard with these arguments (without the program name); the exit status."""
+    harden_process()  # first: no core dump may ever hold a password
     args, qt_args = build_parser().parse_known_args(argv)
     app = QApplication.instance()
     if app is None and _no_screen(qt_args):

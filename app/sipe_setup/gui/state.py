@@ -88,6 +88,9 @@ class WizardState:
     login_pattern: str = ""
     #: The saved profile the wizard was opened with (the Save page offers its name).
     profile_name: str = ""
+    #: The user agreed, for the next check only, that other Login forms may be tried after
+    #: a wrong-password answer (each try counts as a failed sign-in on the server).
+    try_other_logins: bool = False
 
     def text(self, fld: Field) -> str:
         """A text field's value."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -17,14 +17,22 @@ from PySide6.QtWidgets import (
 )
 
 from sipe_setup.core.checkup import TrustKind, TrustQuestion
+from sipe_setup.core.textsafety import printable, printable_lines
 
 __all__ = ["TrustDialog"]
 
 
-def _selectable(text: str, parent: QWidget, *, mono: bool = False) -> QLabel:
-    label = QLabel(text, parent)
+def _plain(text: str, parent: QWidget) -> QLabel:
+    """A wrapping label that shows ``text`` as plain text with control characters visible:
+    host names, messages and certificate fields come from the network."""
+    label = QLabel(printable_lines(text), parent)
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+def _selectable(text: str, parent: QWidget, *, mono: bool = False) -> QLabel:
+    label = _plain(text, parent)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
                                   | Qt.TextInteractionFlag.TextSelectableByKeyboard)
     if mono:
@@ -63,30 +71,40 @@ class TrustDialog(QDialog):
         if question.kind is TrustKind.CERTIFICATE:
             self.setWindowTitle(self.tr("Trust this server certificate?"))
             heading = self.tr("The certificate of %1 is not trusted by this computer.").replace(
-                "%1", f"{question.host}:{question.port}")
+                "%1", printable(f"{question.host}:{question.port}"))
             accept_text = self.tr("&Trust this certificate")
             reject_text = self.tr("&Do not trust")
             explanation = self.tr(
                 "Someone could be pretending to be your company's server. Trust it only if "
                 "your IT department confirms the SHA-256 fingerprint below (read it out to "
                 "them). Your choice is remembered for this server only.")
+        elif question.kind is TrustKind.DOWNGRADE:
+            self.setWindowTitle(self.tr("Continue without encryption?"))
+            heading = self.tr("The server redirects you to unencrypted TCP at %1.").replace(
+                "%1", printable(f"{question.host}:{question.port}"))
+            accept_text = self.tr("&Continue unencrypted")
+            reject_text = self.tr("&Stay encrypted")
+            explanation = self.tr(
+                "Everything you send, the sign-in included, would travel in clear text. "
+                "Continue only if your IT department says this redirect is intended.")
         else:
             self.setWindowTitle(self.tr("Send your credentials to this server?"))
             heading = self.tr("%1 is not inside your SIP domain %2.").replace(
-                "%1", question.host).replace("%2", question.sip_domain)
+                "%1", printable(question.host)).replace("%2", printable(question.sip_domain))
             accept_text = self.tr("&Send to this server")
             reject_text = self.tr("&Do not send")
             explanation = self.tr(
-                "The server was found automatically but its name does not end in your SIP "
-                "domain. Office Communicator and Lync would refuse it (strict naming); Pidgin "
-                "connects anyway. Continue only if your IT department uses this server.")
-        title = QLabel(f"<b>{heading}</b>", self)
-        title.setWordWrap(True)
-        text.addWidget(title)
-        text.addWidget(_selectable(question.message, self))
-        note = QLabel(explanation, self)
-        note.setWordWrap(True)
-        text.addWidget(note)
+                "Its name does not end in your SIP domain (or it is only an address). Office "
+                "Communicator and Lync would refuse it (strict naming); Pidgin connects "
+                "anyway. Continue only if your IT department uses this server.")
+        self.heading_label = _plain(heading, self)  # bold by font, never by markup
+        bold = QFont(self.heading_label.font())
+        bold.setBold(True)
+        self.heading_label.setFont(bold)
+        text.addWidget(self.heading_label)
+        self.message_label = _selectable(question.message, self)
+        text.addWidget(self.message_label)
+        text.addWidget(_plain(explanation, self))
 
         if cert is not None:
             details = QFormLayout()
@@ -104,7 +122,10 @@ class TrustDialog(QDialog):
             for caption, value, mono in rows:
                 field = _selectable(value, self, mono=mono)
                 field.setAccessibleName(caption.rstrip(":"))
-                details.addRow(caption, field)
+                caption_label = _plain(caption, self)
+                caption_label.setWordWrap(False)
+                caption_label.setBuddy(field)
+                details.addRow(caption_label, field)
             self.fingerprint_label = details.itemAt(details.rowCount() - 1,
                                                     QFormLayout.ItemRole.FieldRole).widget()
             details.setContentsMargins(0, 6, 0, 6)

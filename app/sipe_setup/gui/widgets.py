@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QFont, QIcon
+from PySide6.QtGui import Qt as QtGuiNamespace
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -21,8 +22,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sipe_setup.core.textsafety import printable, printable_lines
+
 __all__ = ["FieldMessage", "FieldRow", "HelpButton", "MessageKind", "add_field_row", "hint_label",
-           "home_relative", "status_icon"]
+           "home_relative", "plain_label", "plain_tooltip", "status_icon"]
+
+
+def plain_label(label: QLabel) -> QLabel:
+    """``label`` set to show its text as plain text: a QLabel guesses rich text otherwise, and
+    text from a server (a reason phrase, a certificate name) must never be markup."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+def plain_tooltip(text: str) -> str:
+    """A tooltip showing ``text`` literally (tooltips guess rich text, like QLabel), with
+    control characters made visible."""
+    return str(QtGuiNamespace.convertFromPlainText(printable(text)))
 
 
 class MessageKind(enum.Enum):
@@ -82,7 +98,7 @@ class FieldMessage(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.icon = QLabel(self)
         self.icon.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.text = QLabel(self)
+        self.text = plain_label(QLabel(self))  # messages may quote a file or a server
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -96,6 +112,7 @@ class FieldMessage(QWidget):
         self.kind = kind
         size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
         self.icon.setPixmap(status_icon(self, _ICONS[kind]).pixmap(size, size))
+        text = printable_lines(text)
         self.text.setText(text)
         self.setAccessibleName(text)
         self.show()
@@ -116,7 +133,7 @@ def hint_label(text: str, parent: QWidget | None = None) -> QLabel:
     label = QLabel(text, parent)
     label.setObjectName("field-hint")
     label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextFormat(Qt.TextFormat.RichText)  # our own hints only, never network text
     font = QFont(label.font())
     if font.pointSizeF() > 0:
         font.setPointSizeF(font.pointSizeF() * 0.92)

@@ -91,7 +91,7 @@ class SetupWizard(QWizard):
         self.account_page = AccountPage(self.state)
         self.connection_page = ConnectionPage(self.state)
         self.check_page = CheckPage(self.state)
-        self.result_page = ResultPage(self.state, self.jump_to_field)
+        self.result_page = ResultPage(self.state, self.jump_to_field, self.check_again)
         self.result_page.save_page_id = PageId.SAVE
         self.save_page = SavePage(self.state, self.profile_store, self.vault, purple_dir)
         self.setPage(PageId.START, self.start_page)
@@ -177,6 +177,15 @@ class SetupWizard(QWizard):
         widget = page.field_widget(fld)
         assert widget is not None
         return widget
+
+    def check_again(self) -> None:
+        """Back to the Check page and run the check once more (with the current state)."""
+        while self.currentId() != PageId.CHECK and self.currentId() > PageId.CHECK:
+            before = self.currentId()
+            self.back()
+            if self.currentId() == before:
+                break
+        self.check_page.start_check()
 
     def jump_to_field(self, fld: Field) -> None:
         """Go back to the page of ``fld`` and put the focus in it."""

@@ -29,7 +29,7 @@ __all__ = ["CheckWorker", "check_options"]
 
 
 def check_options(account: AccountSettings, environment: CheckEnvironment,
-                  trusted: frozenset[str]) -> CheckOptions:
+                  trusted: frozenset[str], *, try_other_logins: bool = False) -> CheckOptions:
     """The core's options for one run, the way ``sipe-setup check`` builds them."""
     return CheckOptions(
         discovery=DiscoveryOptions(
@@ -42,6 +42,7 @@ def check_options(account: AccountSettings, environment: CheckEnvironment,
         deadline=environment.deadline,
         connect_timeout=environment.connect_timeout,
         response_timeout=environment.response_timeout,
+        try_other_logins=try_other_logins,
     )
 
 

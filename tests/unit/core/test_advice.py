@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sipe_setup.core.account import Field
-from sipe_setup.core.advice import CATALOG, SUGGESTED_USER_AGENTS, advice
+from sipe_setup.core.advice import CATALOG, NO_REASON, SUGGESTED_USER_AGENTS, advice
 
 
 def test_codes_are_unique_and_well_formed() -> None:
@@ -44,3 +44,23 @@ def test_jump_back_fields() -> None:
     assert advice("not-found").field is Field.SIGNIN
     assert advice("auth-incompatible").field is Field.AUTH
     assert advice("tcp-refused").field is Field.TRANSPORT
+
+
+def test_the_servers_reason_is_kept_verbatim_beside_ours() -> None:
+    said = advice("forbidden", server_reason=' Remote access "denied" ')
+    assert said.server_reason == 'Remote access "denied"'
+    assert 'Remote access "denied"' in said.explanation
+    assert said.to_json()["server_reason"] == 'Remote access "denied"'
+    silent = advice("forbidden", server_reason="")
+    assert silent.server_reason == "" and NO_REASON in silent.explanation
+    assert advice("forbidden").server_reason == "" and "?" not in advice("forbidden").explanation
+    assert advice("connect-refused", host="h").server_reason == ""
+
+
+def test_new_entries_jump_to_the_field_that_fixes_them() -> None:
+    assert advice("client-version-advised").field is Field.USER_AGENT
+    assert advice("kerberos-wrong-password").field is Field.PASSWORD
+    assert advice("kerberos-principal-unknown").field is Field.LOGIN
+    assert advice("kerberos-service-unknown").field is Field.SERVER
+    assert advice("proxy-digest").field is Field.SERVER
+    assert SUGGESTED_USER_AGENTS[0] in advice("client-version-advised").fix

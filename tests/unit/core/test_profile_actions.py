@@ -191,3 +191,123 @@ def test_export_hands_pidgin_the_web_services_certificate_too(tmp_path: Path) ->
     assert "web.example.test" in "\n".join(outcome.lines)
     [account] = read_sipe_accounts(tmp_path / "purple")
     assert account.entry.authentication == "auto"  # TLS-DSK proven: Auto picks it, as SIPE
+
+
+# --- Pidgin: passwords moved out, accounts kept apart --------------------------------------------
+
+_TWO_ALICES = (
+    "<?xml version='1.0' encoding='UTF-8' ?>\n<account version='1.0'>\n"
+    "<account><protocol>prpl-jabber</protocol><name>carol@jabber.example</name>"
+    "<password>xmpp-pw</password></account>\n"
+    "<account><protocol>prpl-sipe</protocol><name>alice@example.test,EXAMPLE\\alice</name>"
+    f"<password>{SENTINEL}</password>"
+    "<settings><setting name='authentication' type='string'>ntlm</setting></settings>"
+    "</account>\n"
+    "<account><protocol>prpl-sipe</protocol><name>alice@example.test,alice@corp.example.test"
+    "</name><settings><setting name='authentication' type='string'>krb5</setting>"
+    "</settings></account>\n"
+    "</account>\n")
+
+
+@pytest.fixture
+def pidgin_keyring(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Stands in for the Secret Service item pidgin-gnome-keyring reads (tested for real in
+    tests/integration/test_profile_to_pidgin.py)."""
+    import sipe_setup.core.profile_actions as actions
+    from sipe_setup.core.export.pidgin import paths
+    from sipe_setup.core.secrets import PasswordPlace
+
+    items: dict[str, str] = {}
+
+    def store(name: str, password: Secret) -> PasswordPlace:
+        items[name] = password.reveal()
+        return PasswordPlace("Test Keyring", "Saved in Test Keyring")
+
+    monkeypatch.setattr(actions, "store_pidgin_password", store)
+    monkeypatch.setattr(paths, "keyring_plugin_path", lambda: None)
+    monkeypatch.setattr(actions, "keyring_plugin_path", lambda: None)
+    return items
+
+
+def test_moving_the_password_to_the_keyring_leaves_no_copy_on_disk(
+        tmp_path: Path, pidgin_keyring: dict[str, str]) -> None:
+    """The backup import-pidgin writes used to keep the password it had just moved out, and
+    the message pointed at it."""
+    purple = tmp_path / "purple"
+    purple.mkdir()
+    (purple / "accounts.xml").write_text(_TWO_ALICES)
+    store = ProfileStore(tmp_path / "profiles")
+    vault = PasswordVault(MemoryKeyring())
+    outcomes = import_pidgin_accounts(store, vault, purple, move_passwords=True)
+    assert all(o.profile for o in outcomes)
+    assert pidgin_keyring == {"alice@example.test,EXAMPLE\\alice": SENTINEL}
+    lines = [line for o in outcomes for line in o.lines]
+    assert any("without this password" in line for line in lines)
+    _no_leak(lines, tmp_path)  # every file: accounts.xml, its backup, profiles, leftovers
+    backups = list(purple.glob("accounts.xml.*.bak"))
+    assert len(backups) == 1 and b"xmpp-pw" in backups[0].read_bytes()  # others: as they were
+
+
+def test_two_accounts_with_one_signin_become_two_profiles(
+        tmp_path: Path, pidgin_keyring: dict[str, str]) -> None:
+    """They used to collapse into one profile "alice@example.test" (the second skipped, or
+    replacing the first with --replace)."""
+    purple = tmp_path / "purple"
+    purple.mkdir()
+    (purple / "accounts.xml").write_text(_TWO_ALICES)
+    store = ProfileStore(tmp_path / "profiles")
+    vault = PasswordVault(MemoryKeyring())
+    first, second = import_pidgin_accounts(store, vault, purple)
+    assert first.profile is not None and second.profile is not None
+    assert first.profile.name == "alice@example.test (EXAMPLE\\alice)"
+    assert second.profile.name == "alice@example.test (alice@corp.example.test)"
+    assert first.profile.auth == "ntlm" and second.profile.auth == "kerberos"
+    assert "they stay apart" in first.lines[-1] and "2 accounts" in second.lines[-1]
+    assert sorted(p.profile.login for p in store.list() if p.profile) == [
+        "EXAMPLE\\alice", "alice@corp.example.test"]
+    again = import_pidgin_accounts(store, vault, purple, replace_existing=True)
+    assert [o.profile.name for o in again if o.profile] == [first.profile.name,
+                                                            second.profile.name]
+    assert len(store.list()) == 2
+    [only] = import_pidgin_accounts(store, vault, purple,
+                                    only="alice@example.test,alice@corp.example.test",
+                                    replace_existing=True)
+    assert only.profile is not None and only.profile.name == second.profile.name
+
+
+def test_profile_names_stay_unique_and_short() -> None:
+    from sipe_setup.core.export.pidgin import PidginSipeAccount, SipeAccountEntry
+    from sipe_setup.core.profile_actions import pidgin_profile_names
+    from sipe_setup.core.profiles import profile_id
+
+    def account(signin: str, login: str) -> PidginSipeAccount:
+        return PidginSipeAccount(SipeAccountEntry(signin, login), None, True, True, {})
+
+    long_login = "CORP\\" + "x" * 70
+    names = pidgin_profile_names([
+        account("bob@example.test", ""), account("alice@example.test", ""),
+        account("Alice@example.test", "A"), account("alice@example.test", long_login),
+        account("alice@example.test", "a")])
+    assert names[:3] == ["bob@example.test", "alice@example.test (no Login)",
+                         "Alice@example.test (A)"]
+    assert names[3] == "alice@example.test #2"
+    assert names[4] not in names[:4] and len({profile_id(n) for n in names}) == 5
+    assert all(len(n) <= 64 for n in names)
+
+
+def test_keyring_export_of_an_imported_account_scrubs_the_backup(
+        tmp_path: Path, pidgin_keyring: dict[str, str]) -> None:
+    """The wizard's repair path: start from the Pidgin account (password in plain text), save
+    and export with the keyring mode."""
+    purple = tmp_path / "purple"
+    purple.mkdir()
+    (purple / "accounts.xml").write_text(_TWO_ALICES)
+    store, vault = ProfileStore(tmp_path / "profiles"), PasswordVault(MemoryKeyring())
+    [imported] = import_pidgin_accounts(store, vault, purple,
+                                        only="alice@example.test,EXAMPLE\\alice")
+    assert imported.profile is not None
+    outcome = export_profile(imported.profile, purple_dir=purple, mode=PasswordMode.KEYRING,
+                             vault=vault, password=Secret(SENTINEL))
+    assert outcome.result.password_removed
+    assert any("without this account's password" in line for line in outcome.lines)
+    _no_leak(outcome.lines, tmp_path)

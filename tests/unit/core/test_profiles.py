@@ -194,3 +194,88 @@ def test_validation_survives_json() -> None:
     validation = Validation.from_check(_account(), result)
     profile = Profile.from_account("W", _account(), result)
     assert Profile.from_json(json.loads(json.dumps(profile.to_json()))).validation == validation
+
+
+# --- the store under pressure --------------------------------------------------------------------
+
+
+def test_concurrent_saves_of_one_new_profile_never_both_succeed(tmp_path: Path) -> None:
+    """Two wizards saving "Work" at once: one wins, the other is told the name is taken
+    (without the lock both passed the exists-check and the second silently replaced)."""
+    import threading
+
+    for _ in range(20):
+        store = ProfileStore(tmp_path / str(_))
+        barrier = threading.Barrier(2)
+        results: list[str] = []
+
+        def save(login: str, store: ProfileStore = store, barrier: threading.Barrier = barrier,
+                 results: list[str] = results) -> None:
+            barrier.wait()
+            try:
+                store.save(Profile.from_account("Work", _account(login=login)))
+                results.append(login)
+            except ProfileExists:
+                results.append("refused")
+
+        threads = [threading.Thread(target=save, args=(login,))
+                   for login in ("EXAMPLE\\alice", "alice@example.test")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(results)[-1] == "refused", results
+        winner = next(r for r in results if r != "refused")
+        assert store.load("Work").login == winner
+
+
+def test_a_profile_changed_meanwhile_is_not_overwritten(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sipe_setup.core import profiles
+    from sipe_setup.core.fileio import FileChangedError
+    from sipe_setup.core.fileio import backup_file as real_backup
+
+    store = ProfileStore(tmp_path)
+    path = store.save(Profile.from_account("Work", _account()))
+
+    def meanwhile(target: Path, **kwargs: object) -> Path | None:
+        result = real_backup(target, **kwargs)  # type: ignore[arg-type]
+        target.write_text(target.read_text().replace("EXAMPLE", "OTHER"))  # another program
+        return result
+
+    monkeypatch.setattr(profiles, "backup_file", meanwhile)
+    with pytest.raises(FileChangedError):
+        store.save(Profile.from_account("Work", _account(login="alice@example.test")),
+                   replace_existing=True)
+    assert store.load("Work").login == "OTHER\\alice"
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert path.exists()
+
+
+def test_replaced_profiles_keep_only_the_newest_backups(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from sipe_setup.core.fileio import KEEP_BACKUPS, LOCK_FILE_NAME
+
+    store = ProfileStore(tmp_path)
+    moment = dt.datetime(2026, 5, 1, 8, 0, 0)
+    for n in range(12):
+        store.save(Profile.from_account("Work", _account()), replace_existing=True,
+                   now=moment + dt.timedelta(minutes=n))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len([n for n in names if n.endswith(".bak")]) == KEEP_BACKUPS
+    assert names[:2] == [LOCK_FILE_NAME, "work.json"]
+
+
+def test_delete_errors_are_plain_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ProfileStore(tmp_path)
+    path = store.save(Profile.from_account("Work", _account()))
+
+    def refused(self: Path, missing_ok: bool = False) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    with pytest.raises(OSError) as caught:
+        store.delete("Work")
+    assert str(caught.value).startswith(f"Cannot delete {path}: permission denied.")
+    assert "Errno" not in str(caught.value)

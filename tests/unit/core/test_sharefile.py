@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,12 @@ import pytest
 from sipe_setup.core.account import parse_account
 from sipe_setup.core.profiles import Profile
 from sipe_setup.core.sharefile import (
+    SharedFileExists,
     SharedSettingsError,
     load_shared_settings,
     parse_shared_settings,
     shared_settings_from_profile,
+    write_shared_settings,
 )
 
 FINGERPRINT = ":".join(["0F"] * 32)
@@ -106,3 +109,89 @@ def test_not_json_and_too_big(tmp_path: Path) -> None:
         load_shared_settings(path)
     with pytest.raises(SharedSettingsError, match="cannot be read"):
         load_shared_settings(tmp_path / "missing.json")
+
+
+# --- writing the file ----------------------------------------------------------------------------
+
+
+def test_an_existing_file_is_refused_unless_replace(tmp_path: Path) -> None:
+    shared, _ = shared_settings_from_profile(_profile("CONTOSO\\first.last"))
+    path = tmp_path / "contoso.json"
+    write_shared_settings(path, shared)
+    assert load_shared_settings(path) == shared
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644 & ~_umask()
+    path.write_text("someone's notes")
+    with pytest.raises(SharedFileExists, match="exists already; nothing was written"):
+        write_shared_settings(path, shared)
+    assert path.read_text() == "someone's notes"
+    write_shared_settings(path, shared, replace=True)
+    assert load_shared_settings(path) == shared
+
+
+@pytest.mark.parametrize("name", ["accounts.xml", "prefs.xml", "Accounts.XML", "blist.xml"])
+def test_pidgins_files_are_never_written_even_with_replace(tmp_path: Path, name: str) -> None:
+    """`profiles share -o ~/.purple/accounts.xml` used to replace Pidgin's accounts."""
+    shared, _ = shared_settings_from_profile(_profile("CONTOSO\\first.last"))
+    target = tmp_path / name
+    target.write_text("<account version='1.0'/>")
+    for replace in (False, True):
+        with pytest.raises(SharedSettingsError, match="one of Pidgin's own files"):
+            write_shared_settings(target, shared, replace=replace)
+    assert target.read_text() == "<account version='1.0'/>"
+    with pytest.raises(SharedSettingsError, match="one of Pidgin's own files"):
+        write_shared_settings(tmp_path / "new" / name, shared)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_folder_or_the_profiles_folder_is_refused(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    shared, _ = shared_settings_from_profile(_profile("CONTOSO\\first.last"))
+    with pytest.raises(SharedSettingsError, match="is a folder"):
+        write_shared_settings(tmp_path, shared, replace=True)
+    profiles = tmp_path / "config" / "sipe-setup" / "profiles"
+    profiles.mkdir(parents=True)
+    with pytest.raises(SharedSettingsError, match="profiles folder"):
+        write_shared_settings(profiles / "work.json", shared, replace=True)
+
+
+def test_cli_share_refuses_to_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from sipe_setup import cli
+    from sipe_setup.core.profiles import ProfileStore
+
+    monkeypatch.setattr(cli, "harden_process", lambda: None, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    ProfileStore().save(_profile("CONTOSO\\first.last"))
+    out = tmp_path / "contoso.json"
+    out.write_text("keep me")
+    assert cli.main(["profiles", "share", "Work", "-o", str(out)]) == 1
+    assert out.read_text() == "keep me"
+    assert "add --replace to overwrite it" in capsys.readouterr().err
+    assert cli.main(["profiles", "share", "Work", "-o", str(out), "--force"]) == 0
+    assert load_shared_settings(out).login_pattern == "CONTOSO\\{user}"
+    purple = tmp_path / ".purple"
+    purple.mkdir()
+    (purple / "accounts.xml").write_text("<account version='1.0'/>")
+    assert cli.main(["profiles", "share", "Work", "-o", str(purple / "accounts.xml"),
+                     "--replace"]) == 1
+    assert (purple / "accounts.xml").read_text() == "<account version='1.0'/>"
+    assert "Pidgin's own files" in capsys.readouterr().err
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_json_depth_is_bounded_but_strings_with_brackets_are_fine() -> None:
+    from sipe_setup.core.jsonfields import MAX_JSON_DEPTH, json_document
+
+    assert json_document(b'{"a": "[[[[\\"[[[[", "b": [1]}') == {"a": '[[[["[[[[', "b": [1]}
+    deep = b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1)
+    with pytest.raises(ValueError, match="nested more than"):
+        json_document(deep)
+    assert json_document(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH) is not None

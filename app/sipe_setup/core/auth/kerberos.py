@@ -11,12 +11,21 @@ is raised when they are not.
 
 Unlike NTLM this is not free of I/O: acquiring a ticket talks to the KDC. Callers run
 :meth:`KerberosSipAuthenticator.start` in a worker thread.
+
+Why a ticket could not be had is a typed fact (:class:`KerberosFailure` on
+:class:`KerberosError`), taken from the Kerberos error code — never from the message text. MIT
+krb5 numbers its errors in the com_err table ``krb5`` (base ``0x96C73A00``); RFC 4120 §7.5.9's
+KDC error *n* is ``base + n``. pyspnego raises ``krb5.Krb5Error`` (``err_code``, signed) when it
+gets the initial ticket with a password, and ``SpnegoError`` wrapping ``gssapi``'s
+``GSSError`` (``min_code``, unsigned 32 bit; ``base_error``) for the service ticket and the
+credential cache: :func:`krb5_error_number` reads both.
 """
 
 from __future__ import annotations
 
+import enum
 import importlib.util
-from typing import Any
+from typing import Any, Final
 
 from sipe_setup.core.account import KerberosPrincipal, Secret
 from sipe_setup.core.auth.authenticator import MessageSigningAuthenticator
@@ -24,12 +33,111 @@ from sipe_setup.core.auth.challenge import AuthChallenge, ChallengeScheme
 from sipe_setup.core.auth.errors import AuthError, AuthUsageError
 from sipe_setup.core.sip.message import SipRequest
 
-__all__ = ["KerberosError", "KerberosSipAuthenticator", "KerberosUnavailable",
-           "kerberos_available"]
+__all__ = ["KRB5_ERROR_BASE", "KRB5_ERROR_NAMES", "KerberosError", "KerberosFailure",
+           "KerberosSipAuthenticator", "KerberosUnavailable", "classify_krb5_error",
+           "kerberos_available", "krb5_error_name", "krb5_error_number"]
+
+KRB5_ERROR_BASE: Final = -1765328384
+"""``ERROR_TABLE_BASE_krb5`` (``0x96C73A00`` as a signed 32-bit number)."""
+_TABLE_SIZE: Final = 256
+
+
+class KerberosFailure(enum.StrEnum):
+    """Why Kerberos produced no ticket, by the KDC's (or the library's) error code."""
+
+    CLIENT_UNKNOWN = "client-unknown"  # KDC_ERR_C_PRINCIPAL_UNKNOWN (6)
+    SERVICE_UNKNOWN = "service-unknown"  # KDC_ERR_S_PRINCIPAL_UNKNOWN (7)
+    CLIENT_REVOKED = "client-revoked"  # KDC_ERR_CLIENT_REVOKED (18): locked or disabled
+    PASSWORD_EXPIRED = "password-expired"  # noqa: S105 - KDC_ERR_KEY_EXPIRED (23)
+    WRONG_PASSWORD = "wrong-password"  # noqa: S105 - KDC_ERR_PREAUTH_FAILED (24), BAD_INTEGRITY (31)
+    CLOCK_SKEW = "clock-skew"  # KRB_AP_ERR_SKEW (37), KRB5_KDCREP_SKEW (148)
+    KDC_UNREACHABLE = "kdc-unreachable"  # KRB5_REALM_UNKNOWN (154), KRB5_KDC_UNREACH (156)
+    NO_TICKET = "no-ticket"  # no (usable) credential cache: KRB5_CC_NOTFOUND, KRB5_FCC_NOFILE …
+    OTHER = "other"
+
+
+_BY_NUMBER: Final = {
+    6: KerberosFailure.CLIENT_UNKNOWN,
+    7: KerberosFailure.SERVICE_UNKNOWN,
+    18: KerberosFailure.CLIENT_REVOKED,
+    23: KerberosFailure.PASSWORD_EXPIRED,
+    24: KerberosFailure.WRONG_PASSWORD,
+    31: KerberosFailure.WRONG_PASSWORD,  # no pre-authentication: the AS-REP does not decrypt
+    32: KerberosFailure.NO_TICKET,  # KRB_AP_ERR_TKT_EXPIRED: the cached ticket expired
+    37: KerberosFailure.CLOCK_SKEW,
+    141: KerberosFailure.NO_TICKET,  # KRB5_CC_NOTFOUND
+    148: KerberosFailure.CLOCK_SKEW,  # KRB5_KDCREP_SKEW
+    154: KerberosFailure.KDC_UNREACHABLE,  # KRB5_REALM_UNKNOWN: no KDC known for the realm
+    156: KerberosFailure.KDC_UNREACHABLE,  # KRB5_KDC_UNREACH
+    195: KerberosFailure.NO_TICKET,  # KRB5_FCC_NOFILE
+}
+
+
+def _krb5_number(code: int) -> int | None:
+    signed = code - (1 << 32) if code >= (1 << 31) else code
+    number = signed - KRB5_ERROR_BASE
+    return number if 0 <= number < _TABLE_SIZE else None
+
+
+def krb5_error_number(exc: BaseException) -> int | None:
+    """The number in MIT's ``krb5`` error table (RFC 4120 error codes for 0-127) behind
+    ``exc``, looking through pyspnego's and gssapi's wrapping; None if there is none."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        for attribute in ("err_code", "min_code"):  # krb5.Krb5Error, gssapi GSSError
+            value = getattr(current, attribute, None)
+            if isinstance(value, int) and not isinstance(value, bool) and value:
+                number = _krb5_number(value)
+                if number is not None:
+                    return number
+        base = getattr(current, "base_error", None)  # spnego.exceptions.SpnegoError
+        todo += [base if isinstance(base, BaseException) else None,
+                 current.__cause__, current.__context__]
+    return None
+
+
+KRB5_ERROR_NAMES: Final = {
+    6: "KDC_ERR_C_PRINCIPAL_UNKNOWN", 7: "KDC_ERR_S_PRINCIPAL_UNKNOWN",
+    18: "KDC_ERR_CLIENT_REVOKED", 23: "KDC_ERR_KEY_EXPIRED", 24: "KDC_ERR_PREAUTH_FAILED",
+    31: "KRB_AP_ERR_BAD_INTEGRITY", 32: "KRB_AP_ERR_TKT_EXPIRED", 37: "KRB_AP_ERR_SKEW",
+    141: "KRB5_CC_NOTFOUND", 148: "KRB5_KDCREP_SKEW", 154: "KRB5_REALM_UNKNOWN",
+    156: "KRB5_KDC_UNREACH", 195: "KRB5_FCC_NOFILE",
+}
+"""Names of the ``krb5`` table numbers this module classifies (RFC 4120 §7.5.9 / MIT krb5)."""
+
+
+def krb5_error_name(number: int | None) -> str:
+    """``KDC_ERR_PREAUTH_FAILED (24)``-style text for messages; ``""`` for None."""
+    if number is None:
+        return ""
+    return f"{KRB5_ERROR_NAMES.get(number, 'krb5 error')} ({number})"
+
+
+def classify_krb5_error(number: int | None) -> KerberosFailure:
+    """The failure a ``krb5`` error number means (OTHER for unknown or None)."""
+    return _BY_NUMBER.get(number, KerberosFailure.OTHER) if number is not None \
+        else KerberosFailure.OTHER
 
 
 class KerberosError(AuthError):
-    """Kerberos could not produce a ticket/context (no ticket, KDC unreachable, bad password)."""
+    """Kerberos could not produce a ticket/context (no ticket, KDC unreachable, bad password).
+
+    Attributes:
+        failure: why, as a typed fact.
+        krb5_code: the number in the ``krb5`` error table (RFC 4120 §7.5.9 for 0-127), or
+            None when the error carried none.
+    """
+
+    def __init__(self, message: str, failure: KerberosFailure = KerberosFailure.OTHER,
+                 krb5_code: int | None = None) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.krb5_code = krb5_code
 
 
 class KerberosUnavailable(KerberosError):
@@ -101,7 +209,10 @@ class KerberosSipAuthenticator(MessageSigningAuthenticator):
                                     context_req=spnego.ContextReq.integrity)
             token = context.step()
         except Exception as exc:  # GSSAPI raises many types; all mean "no ticket"
-            raise KerberosError(_describe_gss_error(exc, password)) from None
+            number = krb5_error_number(exc)
+            failure = classify_krb5_error(number)
+            raise KerberosError(_describe_gss_error(exc, password, failure), failure,
+                                number) from None
         if not token or not context.complete:
             raise KerberosError("the Kerberos context did not complete in one step")
         self._context = context
@@ -128,21 +239,25 @@ class KerberosSipAuthenticator(MessageSigningAuthenticator):
         return True
 
 
-def _describe_gss_error(exc: Exception, password: str | None) -> str:
+_FAILURE_WORDS: Final = {
+    KerberosFailure.CLIENT_UNKNOWN: "the KDC does not know this principal (the Login)",
+    KerberosFailure.SERVICE_UNKNOWN: "the KDC does not know the server's sip/ principal",
+    KerberosFailure.CLIENT_REVOKED: "the KDC says the account is locked or disabled",
+    KerberosFailure.PASSWORD_EXPIRED: "the KDC says the password has expired",
+    KerberosFailure.WRONG_PASSWORD: "the KDC rejected the password",
+    KerberosFailure.CLOCK_SKEW: "this computer's clock differs too much from the KDC's",
+    KerberosFailure.KDC_UNREACHABLE: "no Kerberos server (KDC) for the realm could be reached",
+    KerberosFailure.NO_TICKET: "no Kerberos ticket in the credential cache (run kinit first)",
+}
+
+
+def _describe_gss_error(exc: Exception, password: str | None,
+                        failure: KerberosFailure = KerberosFailure.OTHER) -> str:
+    """Plain words for the error (the library's own text for unknown codes), no secrets."""
+    words = _FAILURE_WORDS.get(failure)
+    if words is not None:
+        return words
     text = str(exc) or type(exc).__name__
     if password:
         text = text.replace(password, "********")
-    lowered = text.lower()
-    if "no credentials cache" in lowered or "credentials cache file" in lowered or \
-            "no kerberos credentials" in lowered:
-        return "no Kerberos ticket in the credential cache (run kinit first)"
-    if "cannot find kdc" in lowered or "cannot contact any kdc" in lowered:
-        return "no Kerberos server (KDC) for the realm could be reached"
-    if ("preauthentication failed" in lowered or "password incorrect" in lowered
-            or "decrypt integrity check failed" in lowered):
-        return "the KDC rejected the password"
-    if "not found in kerberos database" in lowered:
-        return "the KDC does not know this principal or the server's sip/ principal"
-    if "clock skew" in lowered:
-        return "this computer's clock differs too much from the KDC's"
     return text.splitlines()[0][:300]

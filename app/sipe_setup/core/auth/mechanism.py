@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from sipe_setup.core.account import AuthScheme
-from sipe_setup.core.auth.authenticator import SipAuthenticator
+from sipe_setup.core.auth.authenticator import MessageSigningAuthenticator, SipAuthenticator
 from sipe_setup.core.auth.challenge import AuthChallenge, ChallengeScheme, find_challenge
 from sipe_setup.core.auth.errors import AuthError
 from sipe_setup.core.sip.message import SipMessage, SipRequest, SipResponse
@@ -71,6 +71,8 @@ class Rejection:
         signed_by_server: the refusal carries a valid server signature — the server derived
             the session key, so it accepted the password (NTLM).
         cause: the typed error behind it, for the diagnosis (e.g. a provisioning error).
+        password_refused: the password was checked and refused — one failed sign-in on the
+            account (Active Directory counts these towards a lockout).
     """
 
     scheme: ChallengeScheme
@@ -79,6 +81,7 @@ class Rejection:
     handshake_completed: bool = False
     signed_by_server: bool = False
     cause: Exception | None = None
+    password_refused: bool = False
 
 
 class MechanismFailed(Exception):
@@ -127,6 +130,16 @@ class AuthMechanism(abc.ABC):
     def is_complete(self) -> bool:
         return self.authenticator.is_complete
 
+    @property
+    def signing_expected(self) -> bool:
+        """The server announced a version (3 or later) in which it signs its answers."""
+        auth = self.authenticator
+        return isinstance(auth, MessageSigningAuthenticator) and auth.version >= 3
+
+    #: A 401 after the last handshake message means the password was refused (NTLM); for a
+    #: ticket or a certificate it means the account was (Kerberos, TLS-DSK).
+    refusal_means_wrong_password: ClassVar[bool] = False
+
     def sign(self, request: SipRequest) -> str:
         """The signed-form Authorization for a message after the handshake."""
         return self.authenticator.sign_request(request)
@@ -145,7 +158,8 @@ class AuthMechanism(abc.ABC):
                 signed = False
         return Rejection(self.scheme, RejectionKind.REJECTED,
                          f"{final.status} {final.reason}", handshake_completed=self.is_complete,
-                         signed_by_server=signed)
+                         signed_by_server=signed,
+                         password_refused=self.refusal_means_wrong_password and not signed)
 
     def _guarded(self, produce: Callable[[], str]) -> str:
         try:

@@ -77,9 +77,14 @@ class CheckContext:
     timings: dict[str, float] = field(default_factory=dict)
     round_trips: int = 0
     clock_skew: dt.timedelta | None = None
+    failed_attempts: int = 0  # sign-ins refused for the password (lockout counter)
     started: float = field(default_factory=time.monotonic)
     connections: list[SipConnection] = field(default_factory=list)
     attempt: ServerAttempt | None = None
+
+    def may_risk_another_failure(self) -> bool:
+        """At most one failed sign-in per check, unless the user agreed to more."""
+        return self.failed_attempts == 0 or self.options.try_other_logins
 
     def since_start(self) -> float:
         """Seconds since the check started."""

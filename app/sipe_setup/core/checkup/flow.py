@@ -36,12 +36,17 @@ class TryNextServer(StepFailed):
 
 
 class Redirected(Exception):
-    """The server sent us elsewhere (301); the step itself passed."""
+    """The server sent us elsewhere (301); the step itself passed.
 
-    def __init__(self, candidate: Candidate, summary: str) -> None:
+    ``vouched``: the 301 came after the handshake, signed by a server that proved it knows the
+    password, so its target is trusted like that server (real home-pool redirects).
+    """
+
+    def __init__(self, candidate: Candidate, summary: str, *, vouched: bool) -> None:
         super().__init__(summary)
         self.candidate = candidate
         self.summary = summary
+        self.vouched = vouched
 
 
 @dataclass(frozen=True, slots=True)

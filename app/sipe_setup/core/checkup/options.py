@@ -22,7 +22,8 @@ class CheckOptions:
         response_timeout: waiting for one SIP answer (or one web-services request).
         hostname: the host name SIPE would use for the epid (default: this machine's).
         try_other_logins: after a wrong-password answer, try up to two other Login forms
-            to tell a wrong form from a wrong password.
+            to tell a wrong form from a wrong password — only with the user's consent: each
+            try is one more failed sign-in on the server (account lockout).
         max_redirects: 301 hops followed.
         sipe_reads_xml: whether this machine's Pidgin/SIPE can parse XML (TLS-DSK needs it);
             None = run the libxml2 probe.
@@ -35,6 +36,6 @@ class CheckOptions:
     connect_timeout: float = 10.0
     response_timeout: float = 15.0
     hostname: str = ""
-    try_other_logins: bool = True
+    try_other_logins: bool = False
     max_redirects: int = 3
     sipe_reads_xml: bool | None = None

@@ -34,6 +34,7 @@ from sipe_setup.core.checkup.steps.certificate import CertificateStep
 from sipe_setup.core.checkup.steps.connect import ConnectStep
 from sipe_setup.core.checkup.steps.credentials import CredentialsStep
 from sipe_setup.core.checkup.steps.discover import DiscoverStep
+from sipe_setup.core.checkup.steps.redirect import redirect_refusal
 from sipe_setup.core.checkup.steps.register import RegisterStep
 from sipe_setup.core.checkup.steps.signout import SignOutStep
 from sipe_setup.core.checkup.steps.validate import ValidateStep
@@ -113,7 +114,8 @@ class CheckRun:
             discovery=discovery, selected=ctx.selected, server=ctx.facts,
             timings=dict(ctx.timings), round_trips=ctx.round_trips, started=self.started_wall,
             accepted_certificate=ctx.accepted_certificate,
-            accepted_webservice_certificates=tuple(ctx.accepted_webservice_certificates))
+            accepted_webservice_certificates=tuple(ctx.accepted_webservice_certificates),
+            failed_attempts=ctx.failed_attempts)
 
     def cancelled_result(self) -> CheckResult:
         """What to show after the user cancelled."""
@@ -154,6 +156,7 @@ class CheckRun:
     async def _try_candidates(self, queue: list[Candidate]) -> CheckResult:
         first_failure: StepFailed | None = None
         redirects = number = 0
+        home_pool: Candidate | None = None
         while queue:
             candidate = queue.pop(0)
             self.ctx.attempt = ServerAttempt(number, candidate)
@@ -161,27 +164,38 @@ class CheckRun:
             try:
                 return await self._sign_in(candidate, redirects)
             except TryNextServer as failed:
-                first_failure = first_failure or failed
+                first_failure = first_failure or _via_home_pool(failed, home_pool)
                 if queue:
                     self.recorder.line(self.recorder.steps[-1],
                                        f"SIPE would now try the next server: {queue[0]}")
             except Redirected as redirected:
                 redirects += 1
-                if redirects > self.ctx.options.max_redirects:
-                    adv = advice("redirect-loop", detail=f"{redirects} redirects")
-                    self._record(StepId.REGISTER, "Follow redirect", StepStatus.FAIL,
-                                 "too many redirects", adv)
-                    raise StepFailed(adv, "too many redirects") from None
-                queue = [redirected.candidate]
+                await self._may_follow(redirected, redirects)
+                queue, home_pool = [redirected.candidate], redirected.candidate
             finally:
                 if self.ctx.current.connection is not None:
                     await self.ctx.current.connection.close()
         assert first_failure is not None
         return self.result(Verdict.FAILED, first_failure.advice.title, first_failure.advice)
 
+    async def _may_follow(self, redirected: Redirected, redirects: int) -> None:
+        """Raises StepFailed (recorded) when the redirect must not be followed."""
+        title = f"Follow the redirect to {redirected.candidate}"
+        if redirects > self.ctx.options.max_redirects:
+            adv = advice("redirect-loop", detail=f"{redirects} redirects")
+            self._record(StepId.REGISTER, title, StepStatus.FAIL, "too many redirects", adv)
+            raise StepFailed(adv, "too many redirects")
+        conn = self.ctx.current.connection
+        assert conn is not None
+        refusal = await redirect_refusal(self.ctx, redirected, conn.transport)
+        if refusal is not None:
+            self._record(StepId.REGISTER, title, StepStatus.FAIL, "not followed", refusal)
+            raise StepFailed(refusal, "redirect not followed")
+
     async def _sign_in(self, candidate: Candidate, redirects: int) -> CheckResult:
         ctx = self.ctx
-        if candidate.outside_domain and not await self._allowed_outside(candidate):
+        if redirects == 0 and candidate.outside_domain and not await self._allowed_outside(
+                candidate):  # a redirect target was ruled on when it was followed
             self._record(StepId.CONNECT, f"Connect to {candidate}", StepStatus.SKIP,
                          "not used: outside your SIP domain and not allowed")
             raise TryNextServer(advice("discovery-outside-domain", host=candidate.host,
@@ -208,6 +222,15 @@ class CheckRun:
             TrustKind.OUTSIDE_DOMAIN, candidate.host, candidate.port, domain,
             f"The server {candidate.host} (found via {candidate.via}) is not inside your SIP "
             f"domain {domain}. Send your credentials to it?"))
+
+
+def _via_home_pool(failed: TryNextServer, home_pool: Candidate | None) -> TryNextServer:
+    """A home pool the redirect named but that cannot be reached: say that, not just why."""
+    if home_pool is None:
+        return failed
+    adv = advice("home-pool-unreachable", host=home_pool.host, port=home_pool.port,
+                 detail=failed.advice.title, code=failed.advice.code)
+    return TryNextServer(adv, failed.summary)
 
 
 def _account_summary(ctx: CheckContext) -> dict[str, object]:

@@ -1,7 +1,9 @@
 """One REGISTER out, its final answer back: the SIP exchange every step uses.
 
-Provisional answers and stray messages are skipped; the clock and the ``Server`` header are
-noted as facts; a silent, closing or non-SIP peer ends the step with its own advice.
+Provisional answers and stray messages are skipped — a bounded number of them: a server that
+keeps sending ``100 Trying`` (or anything but the final answer) is treated as one that gives no
+final answer. The clock and the ``Server`` header are noted as facts; a silent, closing or
+non-SIP peer ends the step with its own advice.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from sipe_setup.core.sip.message import SipProtocolError, SipResponse, SipStream
 from sipe_setup.core.sip.register import RegisterAttempt, RegisterDialog
 from sipe_setup.core.transport import ConnectionClosed, SipConnection
 
-__all__ = ["SipSession"]
+__all__ = ["MAX_PROVISIONAL_ANSWERS", "MAX_STRAY_MESSAGES", "SipSession"]
+
+MAX_PROVISIONAL_ANSWERS = 10
+"""1xx answers waited through for one request; Lync sends at most one ``100 Trying``."""
+MAX_STRAY_MESSAGES = 50
+"""Messages that answer nothing we sent, skipped per request before giving up."""
+
+
+class _NoFinalAnswer(Exception):
+    """Internal: the server keeps talking without giving the final answer."""
 
 
 class SipSession:
@@ -56,6 +67,9 @@ class SipSession:
         except SipProtocolError as exc:
             raise StepFailed(advice("garbage", host=host, detail=str(exc)),
                              "not a SIP answer") from None
+        except _NoFinalAnswer as exc:
+            raise StepFailed(advice("no-final-answer", host=host, detail=str(exc)),
+                             f"no final answer after {exc}") from None
         except ConnectionClosed as exc:
             if exc.kind == "timeout":
                 raise StepFailed(advice("no-response", host=host, timeout=f"{timeout:g}"),
@@ -65,6 +79,7 @@ class SipSession:
 
     async def _final_answer(self, attempt: RegisterAttempt, deadline: float,
                             log: StepLog) -> SipResponse:
+        provisional = stray = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -72,10 +87,18 @@ class SipSession:
             data = await self.connection.receive(remaining)
             for message in self._parser.feed(data):
                 if not (isinstance(message, SipResponse) and attempt.is_response_to(message)):
+                    stray += 1
+                    if stray > MAX_STRAY_MESSAGES:
+                        raise _NoFinalAnswer(f"{stray} messages that answer nothing we sent")
+                    continue
+                if message.status < 200:
+                    provisional += 1
+                    if provisional > MAX_PROVISIONAL_ANSWERS:
+                        raise _NoFinalAnswer(f"{provisional} provisional answers "
+                                             f"({message.status} {message.reason[:80]})")
+                    log(f"← {message.status} {message.reason}")
                     continue
                 log(f"← {message.status} {message.reason}")
-                if message.status < 200:
-                    continue
                 self._note(message)
                 return message
 

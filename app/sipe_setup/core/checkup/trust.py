@@ -20,6 +20,7 @@ class TrustKind(enum.StrEnum):
 
     CERTIFICATE = "certificate"
     OUTSIDE_DOMAIN = "outside-domain"
+    DOWNGRADE = "downgrade"  # a redirect from TLS to unencrypted TCP
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,4 +38,6 @@ def signed_in_verdict(ctx: CheckContext, steps: list[StepResult]
         adv = advice("dsk-auto-fails", detail=why.title, working=scheme, why_code=why.code)
         return (Verdict.SIGNED_IN, f"{summary} — Pidgin with Authentication scheme Auto would "
                 f"fail ({why.code}); the export pins {scheme}", adv)
+    if warning is not None and warning.id == "unsigned-ok":
+        summary += " — but the server did not prove that it checked your password"
     return Verdict.SIGNED_IN, summary, warning

@@ -135,7 +135,8 @@ def parse_autodiscover_document(body: bytes) -> AutodiscoverDocument:
     except DefusedXmlException as exc:
         raise AutodiscoverParseError(f"the document uses a forbidden XML feature "
                                      f"({type(exc).__name__}); refused") from None
-    except (ParseError, ValueError, UnicodeError) as exc:
+    except (ParseError, ValueError, UnicodeError, LookupError) as exc:
+        # LookupError: an XML declaration naming an encoding Python does not know.
         raise AutodiscoverParseError(f"the body is not well-formed XML ({exc})") from None
     if _local(root.tag) != "AutodiscoverResponse":
         raise AutodiscoverParseError(f"the root element is <{_local(root.tag)}>, not "

@@ -10,22 +10,29 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dns.asyncresolver
 import dns.exception
+import dns.message
 import dns.name
 import dns.nameserver
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
+import dns.rrset
 
 from .model import DnsQueryResult, QueryOutcome, QueryPurpose, RecordType, SrvTarget
+from .plan import LIBPURPLE_SRV_ANSWER_BYTES, sipe_srv_chances
 
-__all__ = ["Nameserver", "ResolverSettings", "make_resolver", "parse_nameserver", "run_query"]
+__all__ = ["Nameserver", "ResolverSettings", "format_chance", "list_some", "make_resolver",
+           "parse_nameserver", "run_query", "srv_pick_sentence"]
 
-_MAX_RECORDS = 32  # more than any real SIP deployment publishes; bounds the report
+# More than any real SIP deployment publishes and more SRV records than fit in libpurple's
+# 1024-byte answer buffer (about 52 at the very least); bounds the report.
+_MAX_RECORDS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +179,8 @@ async def run_query(
         rrset = answer.rrset
         rdatas = list(rrset)[:_MAX_RECORDS] if rrset is not None else []
         if record_type is RecordType.SRV:
-            srv_targets = _srv_targets(rdatas)
-            detail = ("SIPE uses only the first record of the answer as returned "
-                      "and ignores priority and weight")
+            srv_targets = _srv_targets(rdatas, _srv_records_read(answer.response, qname))
+            detail = srv_pick_sentence(srv_targets)
         else:
             addresses = tuple(str(r.address) for r in rdatas if hasattr(r, "address"))
         if not rdatas:
@@ -187,21 +193,106 @@ async def run_query(
     )
 
 
-def _srv_targets(rdatas: Sequence[Any]) -> tuple[SrvTarget, ...]:
-    """SRV records in RFC 2782 order; the one SIPE uses (first as returned) is flagged.
+def _srv_records_read(response: dns.message.Message, qname: dns.name.Name) -> int:
+    """How many SRV records of the answer (in answer order) end within libpurple's buffer.
 
-    The order is deterministic: priority ascending, then weight descending (the record a
-    weighted pick favours), then as returned. RFC 2782's weighted random choice among equal
-    priorities is a per-connection decision, not something to print.
+    The answer is measured as it is usually encoded (dnspython encodes it the way common
+    servers do): the question, then each record in order, owner names compressed, SRV targets
+    not (RFC 2782). Records of other types (a CNAME in front) take room too.
     """
-    as_returned = [
+    flat = [(rrset.name, rrset.ttl, rdata) for rrset in response.answer for rdata in rrset]
+
+    def size(count: int) -> int:
+        message = dns.message.Message(id=0)
+        message.question = [dns.rrset.RRset(qname, dns.rdataclass.IN, dns.rdatatype.SRV)]
+        message.answer = [dns.rrset.from_rdata(name, ttl, rdata)
+                          for name, ttl, rdata in flat[:count]]
+        return len(message.to_wire())
+
+    low, high = 0, len(flat)  # the most records that fit: size(low) fits, size(high + 1) not
+    if size(high) > LIBPURPLE_SRV_ANSWER_BYTES:
+        high -= 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if size(middle) <= LIBPURPLE_SRV_ANSWER_BYTES:
+                low = middle
+            else:
+                high = middle - 1
+    return sum(1 for _, _, rdata in flat[:high] if rdata.rdtype == dns.rdatatype.SRV)
+
+
+def _srv_targets(rdatas: Sequence[Any], read: int) -> tuple[SrvTarget, ...]:
+    """SRV records with SIPE's chance of using each; the check takes the most likely one.
+
+    ``read``: how many records (from the first, as returned) libpurple sees. The order is by
+    priority, then chance (most likely first), then weight, then as returned.
+    """
+    seen = [(int(r.priority), int(r.weight)) for r in rdatas[:read]]
+    chances = sipe_srv_chances(seen) + (0.0,) * (len(rdatas) - len(seen))
+    best = max(range(len(rdatas)), key=lambda i: (chances[i], -i), default=None)
+    targets = [
         SrvTarget(priority=int(r.priority), weight=int(r.weight), port=int(r.port),
                   target=r.target.to_text(omit_final_dot=True).lower() or ".",
-                  sipe_uses=(i == 0))
+                  sipe_uses=(i == best and chances[i] > 0), sipe_chance=chances[i],
+                  sipe_reads=i < read, position=i)
         for i, r in enumerate(rdatas)
     ]
-    indexed = sorted(enumerate(as_returned), key=lambda it: (it[1].priority, -it[1].weight, it[0]))
-    return tuple(t for _, t in indexed)
+    return tuple(sorted(targets, key=lambda t: (t.priority, -t.sipe_chance, -t.weight,
+                                                t.position)))
+
+
+def list_some(items: Iterable[str], shown: int = 6) -> str:
+    """``a, b, c`` — at most ``shown`` items, then how many more (bounds report lines)."""
+    listed = list(items)
+    more = f" and {len(listed) - shown} more" if len(listed) > shown else ""
+    return ", ".join(listed[:shown]) + more
+
+
+def format_chance(chance: float) -> str:
+    """A chance for people: "86 %", "under 1 %"."""
+    return "under 1 %" if 0 < chance < 0.005 else f"{chance * 100:.0f} %"
+
+
+def srv_pick_sentence(targets: Sequence[SrvTarget]) -> str:
+    """What SIPE does with one SRV answer, in words (for the report and the live view)."""
+    if not targets:
+        return ""
+    unread = [t for t in targets if not t.sipe_reads]
+    choices = sorted((t for t in targets if t.sipe_chance > 0),
+                     key=lambda t: (-t.sipe_chance, t.position))
+    others = len(targets) - len(choices)
+    if len(choices) > 1:
+        listed = list_some(
+            f"{t.target}:{t.port} (weight {t.weight}, {format_chance(t.sipe_chance)})"
+            for t in choices)
+        text = (f"SIPE uses one of these, picked at random by weight each time it signs in "
+                f"(libpurple, RFC 2782): {listed}")
+    elif choices:
+        pick = choices[0]
+        tied = [t for t in targets if t.sipe_reads and t.priority == pick.priority]
+        if len(targets) == 1:
+            text = f"SIPE uses {pick.target}:{pick.port}"
+        elif len(tied) > 1 and not any(t.weight for t in tied):
+            text = (f"SIPE uses {pick.target}:{pick.port}: the records of its priority "
+                    f"{pick.priority} all have weight 0, and libpurple's sort then puts the "
+                    "last of them as returned first")
+        elif len(tied) > 1:
+            text = (f"SIPE uses {pick.target}:{pick.port}: of the records of its priority "
+                    f"{pick.priority} only it has a weight above 0, and libpurple never picks "
+                    "a weight-0 record beside weighted ones")
+        else:
+            text = (f"SIPE uses {pick.target}:{pick.port}, the record with the lowest "
+                    f"priority ({pick.priority}); libpurple sorts the answer by priority")
+    else:
+        text = "SIPE sees none of these records"
+    if others:
+        text += ("; it never tries the other records of this name (a failure moves on to the "
+                 "next SRV name)")
+    if unread:
+        text += (f". libpurple reads only the first {LIBPURPLE_SRV_ANSWER_BYTES} bytes of an "
+                 f"SRV answer: SIPE sees {len(targets) - len(unread)} of its "
+                 f"{len(targets)} records")
+    return text + "."
 
 
 async def resolve_host(

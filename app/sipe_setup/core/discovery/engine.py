@@ -31,7 +31,14 @@ import dns.asyncresolver
 from sipe_setup.core.account import AccountSettings, Secret, Transport
 
 from .autodiscover import AutodiscoverClient, AutodiscoverCredentials, AutodiscoverSettings
-from .dns import ResolverSettings, make_resolver, resolver_description, run_query
+from .dns import (
+    ResolverSettings,
+    format_chance,
+    list_some,
+    make_resolver,
+    resolver_description,
+    run_query,
+)
 from .model import (
     AutodiscoverAttempt,
     AutodiscoverOutcome,
@@ -48,6 +55,7 @@ from .model import (
     WarningCode,
 )
 from .plan import (
+    LIBPURPLE_SRV_ANSWER_BYTES,
     AddressLookup,
     AutodiscoverStart,
     DiscoveryPlan,
@@ -55,6 +63,7 @@ from .plan import (
     build_plan,
     connect_transport,
     is_inside_domain,
+    sipe_connect_port,
 )
 
 __all__ = [
@@ -262,11 +271,15 @@ async def _srv_step(run: _Run, lookup: SrvLookup) -> list[Candidate]:
     targets = [t for t in result.srv_targets if t.target != "."][:_MAX_SRV_TARGETS_RESOLVED]
     for target in targets:
         run.start_host_lookup(target.target, QueryPurpose.SRV_TARGET)
+    # SIPE's pick (the most likely one when SIPE picks at random). A target of "." reaches
+    # SIPE as an empty host name: the connect fails and SIPE moves on to the next SRV name.
     chosen = result.sipe_srv_target
     if chosen is None or chosen.target == ".":
         return []
     addresses = await run.resolve_host(chosen.target, QueryPurpose.SRV_TARGET)
-    candidate = Candidate(host=chosen.target, port=chosen.port, transport=lookup.transport,
+    candidate = Candidate(host=chosen.target,
+                          port=sipe_connect_port(chosen.port, lookup.transport),
+                          transport=lookup.transport,
                           source=CandidateSource.SRV, via=lookup.name, addresses=addresses,
                           outside_domain=not is_inside_domain(chosen.target,
                                                               run.plan.sip_domain))
@@ -454,6 +467,55 @@ def _manual_warnings(manual: Candidate, domain: str) -> tuple[DiscoveryWarning, 
     return tuple(out)
 
 
+def _srv_order_warning(query: DnsQueryResult) -> DiscoveryWarning | None:
+    """SS-DISC-SRV-ORDER: what SIPE does with an answer of several records, when that is not
+    simply "the first record as returned" (libpurple sorts by priority, then picks by weight).
+    """
+    choices = query.sipe_srv_choices
+    first = next((t for t in query.srv_targets if t.position == 0), None)
+    unread = sum(not t.sipe_reads for t in query.srv_targets)
+    if first is None or not choices or (len(choices) == 1 and choices[0] is first
+                                          and not unread):
+        return None
+    pick = choices[0]
+    if len(choices) > 1:
+        likely = ("the most likely" if pick.sipe_chance > choices[1].sipe_chance
+                  else "one of the most likely")
+        listed = list_some(f"{t.target}:{t.port} (weight {t.weight}, "
+                           f"{format_chance(t.sipe_chance)})" for t in choices)
+        what = (f"SIPE sorts SRV records by priority and picks one of the {len(choices)} of "
+                f"priority {pick.priority} at random by weight, anew at each sign-in: one of "
+                f"{listed}. The check tries {pick.target}, {likely}; make sure each of them "
+                "works.")
+    else:
+        tied = [t for t in query.srv_targets if t.sipe_reads and t.priority == pick.priority]
+        if pick is first:  # said only because some records are never read (below)
+            what = f"SIPE uses {pick.target}:{pick.port}, the first record as returned."
+        elif len(tied) > 1 and any(t.weight for t in tied):
+            what = (f"The server returned {first.target}:{first.port} first, but SIPE sorts "
+                    f"SRV records by priority and uses {pick.target}:{pick.port}, the only "
+                    f"record of priority {pick.priority} with a weight above 0 (libpurple "
+                    "never picks a weight-0 record beside weighted ones).")
+        elif len(tied) > 1:
+            what = (f"The server returned {first.target}:{first.port} first, but SIPE uses "
+                    f"{pick.target}:{pick.port}: its priority {pick.priority} records all have "
+                    "weight 0, and libpurple's sort then puts the last of them as returned "
+                    "first. DNS servers that rotate equal records make SIPE's choice change "
+                    f"between sign-ins (one of {list_some(t.target for t in tied)}); give them "
+                    "weights or different priorities.")
+        else:
+            what = (f"The server returned {first.target}:{first.port} (priority "
+                    f"{first.priority}) first, but SIPE sorts SRV records by priority, as Lync "
+                    f"does, and uses {pick.target}:{pick.port} (priority {pick.priority}).")
+    what += (" SIPE never tries another record of the same name: if its pick fails, it moves "
+             "on to the next SRV name.")
+    if unread:
+        what += (f" libpurple reads only the first {LIBPURPLE_SRV_ANSWER_BYTES} bytes of the "
+                 f"answer: SIPE does not see {unread} of its {len(query.srv_targets)} "
+                 "records.")
+    return DiscoveryWarning(WarningCode.SRV_ORDER, f"{query.name}: {what}", pick.target)
+
+
 def _warnings(plan: DiscoveryPlan, queries: tuple[DnsQueryResult, ...],
               attempts: tuple[AutodiscoverAttempt, ...], candidates: tuple[Candidate, ...],
               selected: Candidate | None) -> tuple[DiscoveryWarning, ...]:
@@ -469,21 +531,15 @@ def _warnings(plan: DiscoveryPlan, queries: tuple[DnsQueryResult, ...],
                 "it, fail to connect and move on to the next step.", candidate.host))
     for query in queries:
         if query.purpose is QueryPurpose.SRV and query.outcome is QueryOutcome.ANSWER:
-            chosen = query.sipe_srv_target
-            best = query.srv_targets[0] if query.srv_targets else None
-            if chosen is not None and best is not None and chosen.priority != best.priority:
-                out.append(DiscoveryWarning(
-                    WarningCode.SRV_ORDER,
-                    f"{query.name}: the server returned {chosen.target}:{chosen.port} "
-                    f"(priority {chosen.priority}) first, but {best.target}:{best.port} has "
-                    f"the better priority {best.priority}. SIPE uses only the first record "
-                    "as returned and ignores priority and weight; Lync would prefer "
-                    f"{best.target}.", chosen.target))
-            if chosen is not None and chosen.target == ".":
+            order = _srv_order_warning(query)
+            if order is not None:
+                out.append(order)
+            if any(t.target == "." for t in query.sipe_srv_choices):
                 out.append(DiscoveryWarning(
                     WarningCode.SRV_NOT_AVAILABLE,
-                    f"{query.name} points at “.”: the service is declared not available.",
-                    query.name))
+                    f"{query.name} points at “.”: the service is declared not available. "
+                    "SIPE tries an empty host name there, fails and moves on to the next SRV "
+                    "name.", query.name))
     failed = [q for q in queries if q.purpose is QueryPurpose.SRV and q.outcome in (
         QueryOutcome.SERVFAIL, QueryOutcome.REFUSED, QueryOutcome.TIMEOUT, QueryOutcome.ERROR)]
     if failed:

@@ -83,9 +83,15 @@ class SrvTarget:
     """One SRV record.
 
     Attributes:
-        sipe_uses: True for the record SIPE would use: the *first record of the answer as the
-            server returned it*. SIPE ignores priority and weight and never tries a second
-            target of the same SRV name (reference §1.3).
+        sipe_chance: how likely SIPE is to use this record (0–1). SIPE uses one record per
+            SRV name, the first after libpurple's sort: the lowest priority, and among several
+            of that priority a weighted random pick (reference §1.3,
+            :func:`~sipe_setup.core.discovery.plan.sipe_srv_chances`). It never tries a second
+            record of the same name: a failure moves on to the next SRV name.
+        sipe_uses: the record the check treats as SIPE's: SIPE's only possible pick, or the
+            most likely one when SIPE picks at random (then see ``sipe_chance``).
+        sipe_reads: False for a record libpurple never sees (past its 1024-byte buffer).
+        position: where the record was in the answer as the server returned it (0 = first).
     """
 
     priority: int
@@ -93,6 +99,9 @@ class SrvTarget:
     port: int
     target: str
     sipe_uses: bool = False
+    sipe_chance: float = 0.0
+    sipe_reads: bool = True
+    position: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"priority": self.priority, "weight": self.weight, "port": self.port,
@@ -111,8 +120,8 @@ class DnsQueryResult:
         record_type: SRV, A or AAAA.
         purpose: which discovery step asked.
         outcome: see :class:`QueryOutcome`.
-        srv_targets: for SRV answers, the records in RFC 2782 order (priority ascending, then
-            weight descending); the one SIPE uses is flagged with ``sipe_uses``.
+        srv_targets: for SRV answers, the records by priority, then by SIPE's chance of using
+            them, then weight, then as returned; see :class:`SrvTarget` for SIPE's pick.
         addresses: for A/AAAA answers, the addresses as returned.
         detail: a sentence for the report (e.g. which rcode, how long we waited).
         elapsed_ms: from sending the query to its outcome.
@@ -136,16 +145,33 @@ class DnsQueryResult:
 
     @property
     def sipe_srv_target(self) -> SrvTarget | None:
-        """The SRV record SIPE would use (first as returned), if any."""
+        """The SRV record the check treats as SIPE's (see :attr:`SrvTarget.sipe_uses`)."""
         return next((t for t in self.srv_targets if t.sipe_uses), None)
+
+    @property
+    def sipe_srv_choices(self) -> tuple[SrvTarget, ...]:
+        """Every record SIPE may use (chance above 0), the most likely first."""
+        return tuple(sorted((t for t in self.srv_targets if t.sipe_chance > 0),
+                            key=lambda t: (-t.sipe_chance, t.position)))
+
+    @property
+    def sipe_srv_random(self) -> bool:
+        """True when SIPE picks one of several records at random (say "one of these")."""
+        return len(self.sipe_srv_choices) > 1
 
     def to_json(self) -> dict[str, Any]:
         records: list[Any] = ([t.to_json() for t in self.srv_targets]
                               if self.record_type is RecordType.SRV else list(self.addresses))
-        return {"name": self.name, "type": self.record_type.value,
-                "purpose": self.purpose.value, "outcome": self.outcome.value,
-                "records": records, "detail": self.detail,
-                "elapsed_ms": round(self.elapsed_ms, 1)}
+        out: dict[str, Any] = {"name": self.name, "type": self.record_type.value,
+                               "purpose": self.purpose.value, "outcome": self.outcome.value,
+                               "records": records, "detail": self.detail,
+                               "elapsed_ms": round(self.elapsed_ms, 1)}
+        if self.record_type is RecordType.SRV:
+            out["sipe_choices"] = [
+                {"target": t.target, "port": t.port, "priority": t.priority,
+                 "weight": t.weight, "chance": round(t.sipe_chance, 4)}
+                for t in self.sipe_srv_choices]
+        return out
 
 
 class CandidateSource(enum.StrEnum):

@@ -4,7 +4,9 @@ Pure data, no I/O (reference §1.1–1.4, pidgin-sipe 1.25.0 ``sip-transport.c``
 
 1. Lync autodiscover: ``LyncDiscoverInternal.<domain>`` then ``LyncDiscover.<domain>``, each
    over https and http (SIPE runs the two schemes in parallel).
-2. SRV names for the transport (table in §1.3).
+2. SRV names for the transport (table in §1.3). Of each answer SIPE uses one record, the
+   first after libpurple's sort (:func:`sipe_srv_chances`); port 0 means the transport's
+   default port (:func:`sipe_connect_port`).
 3. A names ``sipinternal:5061``, ``sipexternal:443``, ``sip:443`` with the user's transport
    (AUTO → TLS).
 4. The bare SIP domain, port 5061 (TLS) or 5060 (TCP).
@@ -14,6 +16,7 @@ A manual Server[:Port] replaces all of it with one candidate (SIPE skips discove
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -23,6 +26,7 @@ from .model import Candidate, CandidateSource
 
 __all__ = [
     "AUTODISCOVER_ACCEPT",
+    "LIBPURPLE_SRV_ANSWER_BYTES",
     "AddressLookup",
     "AutodiscoverStart",
     "DiscoveryPlan",
@@ -31,6 +35,8 @@ __all__ = [
     "connect_transport",
     "is_inside_domain",
     "recommended_records",
+    "sipe_connect_port",
+    "sipe_srv_chances",
 ]
 
 AUTODISCOVER_ACCEPT: Final = "application/vnd.microsoft.rtc.autodiscover+xml;v=1"
@@ -44,6 +50,48 @@ _SRV_BY_TRANSPORT: Final[dict[Transport, tuple[tuple[str, Transport], ...]]] = {
 
 # "One port per host": sip:5061 was dropped on purpose in SIPE (reference §1.4).
 _A_FALLBACKS: Final = (("sipinternal", 5061), ("sipexternal", 443), ("sip", 443))
+
+LIBPURPLE_SRV_ANSWER_BYTES: Final = 1024
+"""libpurple 2.x (``dnssrv.c``: ``resolve``) reads an SRV answer into a 1024-byte buffer
+(``queryans``): records that do not end within the first 1024 bytes of the DNS message are
+never seen by SIPE."""
+
+
+def sipe_connect_port(port: int, transport: Transport) -> int:
+    """The port SIPE dials for an SRV record's ``port``: 0 means 5061 (TLS) or 5060 (TCP)
+    (``sip-transport.c:sipe_server_register``)."""
+    return port or DEFAULT_PORT[connect_transport(transport)]
+
+
+def sipe_srv_chances(records: Sequence[tuple[int, int]]) -> tuple[float, ...]:
+    """The chance that SIPE uses each SRV record, given as ``(priority, weight)`` in the order
+    of the answer (only the records libpurple reads, see :data:`LIBPURPLE_SRV_ANSWER_BYTES`).
+
+    SIPE takes the first record of libpurple's sorted list (``purple-dnsquery.c:
+    dns_srv_response``). libpurple (``dnssrv.c``: ``resolve``, ``purple_srv_sort``,
+    ``select_random_response``) builds the list by prepending each record it parses — the
+    answer reversed —, sorts it stably by priority, then weight, and orders each priority by
+    RFC 2782 weighted random choice. So among the records of the lowest priority:
+
+    - if their weights add up to more than 0, record *i* comes first with the chance
+      weight_i / sum (weight 0: never);
+    - if all their weights are 0, the pick is not random: it is the *last* of them in the
+      answer (verified against pidgin-sipe 1.25.0).
+
+    Records of other priorities get 0. The chances add up to 1 (for a non-empty answer).
+    """
+    if not records:
+        return ()
+    best = min(priority for priority, _ in records)
+    group = [i for i, (priority, _) in enumerate(records) if priority == best]
+    total = sum(records[i][1] for i in group)
+    chances = [0.0] * len(records)
+    if total == 0:
+        chances[group[-1]] = 1.0
+    else:
+        for i in group:
+            chances[i] = records[i][1] / total
+    return tuple(chances)
 
 
 def connect_transport(transport: Transport) -> Transport:

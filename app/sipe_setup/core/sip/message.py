@@ -248,8 +248,8 @@ def _parse_start_line(line: str) -> tuple[str, str, int | None, str]:
     method, uri, _ = parts
     if not _METHOD_RE.fullmatch(method):
         raise SipProtocolError(f"bad request method {method[:40]!r}")
-    if not uri:
-        raise SipProtocolError("request line has an empty Request-URI")
+    if not uri or any(ch.isspace() for ch in uri):
+        raise SipProtocolError("request line has an empty Request-URI or one with white space")
     return method, uri, None, ""
 
 

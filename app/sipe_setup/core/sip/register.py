@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from sipe_setup.core.account import SignInAddress, Transport
+from sipe_setup.core.account import SignInAddress, Transport, network_host_to_ascii
 from sipe_setup.core.sip.message import SipRequest, SipResponse, SipUsageError
 
 __all__ = [
@@ -246,7 +246,8 @@ class RedirectTarget:
 def parse_redirect_contact(response: SipResponse) -> RedirectTarget | None:
     """Read SIPE's redirect target from a 301's ``Contact: <sip:host[:port][;transport=tcp]>``.
 
-    TLS unless ``transport=tcp``. Returns None if there is no usable Contact.
+    TLS unless ``transport=tcp``. Returns None if there is no usable Contact — including a
+    host that is not a valid DNS name or IP literal (the network chose it).
     """
     contact = response.header("Contact")
     if not contact:
@@ -271,6 +272,7 @@ def parse_redirect_contact(response: SipResponse) -> RedirectTarget | None:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             return None
         port = int(port_text)
-    if not host:
-        return None
-    return RedirectTarget(host=host, port=port, transport=transport)
+    checked = network_host_to_ascii(host) if host else None
+    if checked is None:
+        return None  # empty, over-long or binary labels: not a host we can connect to
+    return RedirectTarget(host=checked, port=port, transport=transport)

@@ -20,8 +20,10 @@ from PySide6.QtWidgets import (
 )
 
 from sipe_setup.core.steps import CheckResult, StepEvent, StepId, StepStatus, Verdict
+from sipe_setup.core.textsafety import printable
 
 from ..state import WizardState
+from ..widgets import plain_label, plain_tooltip
 
 if TYPE_CHECKING:  # imported when a check starts: the check pipeline is heavy to import
     from sipe_setup.core.checkup import TrustQuestion
@@ -66,7 +68,7 @@ class CheckPage(QWizardPage):
             "signs out again. Each step is listed below; open a step to see every detail."))
 
         layout = QVBoxLayout(self)
-        self.status_label = QLabel(self)
+        self.status_label = plain_label(QLabel(self))
         self.status_label.setObjectName("check-status")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -150,7 +152,9 @@ class CheckPage(QWizardPage):
         self._items.clear()
         password = None if account.sso else self.state.password
         options = check_options(account, self.state.environment,
-                                self.state.trusted_fingerprints())
+                                self.state.trusted_fingerprints(),
+                                try_other_logins=self.state.try_other_logins)
+        self.state.try_other_logins = False  # the consent was for this one check
         worker = CheckWorker(account, password, options, self)
         worker.step_event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
         worker.trust_asked.connect(self._on_trust, Qt.ConnectionType.QueuedConnection)
@@ -198,23 +202,26 @@ class CheckPage(QWizardPage):
             return  # a late event of a run that was abandoned
         key = (event.step, event.attempt)
         item = self._items.get(key)
+        # Step titles and lines quote the server: shown with control characters visible
+        # (item text is plain text; tooltips are not, hence plain_tooltip).
+        title, line = printable(event.title), printable(event.line)
         if event.kind == "started" or item is None:
-            item = QTreeWidgetItem([event.title])
+            item = QTreeWidgetItem([title])
             self.steps_view.addTopLevelItem(item)
             self._items[key] = item
             self.steps_view.scrollToItem(item)
-        if event.kind == "progress" and event.line:
-            child = QTreeWidgetItem([event.line])
-            child.setToolTip(0, event.line)
+        if event.kind == "progress" and line:
+            child = QTreeWidgetItem([line])
+            child.setToolTip(0, plain_tooltip(line))
             item.addChild(child)
         elif event.kind == "finished":
-            item.setText(0, f"{event.title} — {event.line}" if event.line else event.title)
+            item.setText(0, f"{title} — {line}" if line else title)
         item.setIcon(0, self._icon(event.status))  # type: ignore[arg-type]
         status_word = {StepStatus.RUNNING: self.tr("running"), StepStatus.PASS: self.tr("passed"),
                        StepStatus.WARN: self.tr("warning"), StepStatus.FAIL: self.tr("failed"),
                        StepStatus.SKIP: self.tr("skipped")}[event.status]
         item.setData(0, Qt.ItemDataRole.AccessibleTextRole, f"{status_word}: {item.text(0)}")
-        item.setToolTip(0, item.text(0))
+        item.setToolTip(0, plain_tooltip(item.text(0)))
 
     def _on_trust(self, question: TrustQuestion) -> None:
         if self.sender() is not self.worker or self.worker is None:
@@ -277,7 +284,7 @@ class CheckPage(QWizardPage):
         for index in range(self.steps_view.topLevelItemCount()):
             item = self.steps_view.topLevelItem(index)
             if item is not None and item.text(0) and any(
-                    s.status is StepStatus.FAIL and item.text(0).startswith(s.title)
+                    s.status is StepStatus.FAIL and item.text(0).startswith(printable(s.title))
                     for s in result.steps):
                 item.setExpanded(True)
                 self.steps_view.scrollToItem(item)

@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
 from sipe_setup.core.account import AccountSettings, Field
 from sipe_setup.core.report import Redaction, report_html, report_json, report_text
 from sipe_setup.core.steps import CheckResult, Verdict
+from sipe_setup.core.textsafety import printable, printable_lines
 
 from ..state import WizardState
+from ..widgets import plain_label
 
 __all__ = ["ReportFormat", "ResultPage", "redaction_for"]
 
@@ -44,10 +46,12 @@ class ResultPage(QWizardPage):
     """The verdict in one sentence, the code in large type, the advice and the report."""
 
     def __init__(self, state: WizardState, jump_to_field: Callable[[Field], None],
+                 retry_check: Callable[[], None] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self._jump_to_field = jump_to_field
+        self._retry_check = retry_check
         self.setObjectName("result-page")
         self.setTitle(self.tr("Result"))
         #: The page after a successful check (the wizard sets it to its Save page).
@@ -59,7 +63,8 @@ class ResultPage(QWizardPage):
         head = QHBoxLayout()
         self.verdict_icon = QLabel(self)
         head.addWidget(self.verdict_icon, 0, Qt.AlignmentFlag.AlignTop)
-        self.verdict_label = QLabel(self)
+        # The verdict and the advice quote the server: plain text only (QLabel guesses rich).
+        self.verdict_label = plain_label(QLabel(self))
         self.verdict_label.setObjectName("verdict")
         self.verdict_label.setWordWrap(True)
         self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -71,7 +76,7 @@ class ResultPage(QWizardPage):
 
         code_row = QHBoxLayout()
         code_caption = QLabel(self.tr("Code for your IT department:"), self)
-        self.code_label = QLabel(self)
+        self.code_label = plain_label(QLabel(self))
         self.code_label.setObjectName("phone-code")
         self.code_label.setAccessibleName(self.tr("Code for your IT department"))
         self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
@@ -91,15 +96,27 @@ class ResultPage(QWizardPage):
         box = QVBoxLayout(self.advice_box)
         self.explanation_label = self._wrapping(box)
         self.explanation_label.setObjectName("advice-explanation")
-        fix_caption = QLabel(f"<b>{self.tr('What to change')}</b>", self.advice_box)
+        fix_caption = plain_label(QLabel(self.tr("What to change"), self.advice_box))
+        caption_font = QFont(fix_caption.font())
+        caption_font.setBold(True)
+        fix_caption.setFont(caption_font)
         box.addWidget(fix_caption)
         self.fix_label = self._wrapping(box)
         self.fix_label.setObjectName("advice-fix")
         self.jump_button = QPushButton(self.advice_box)
         self.jump_button.setObjectName("jump-to-field")
         self.jump_button.clicked.connect(self._jump)
+        self.login_forms_button = QPushButton(self.tr(
+            "Try the other Login &forms (each try counts as a failed sign-in)"), self.advice_box)
+        self.login_forms_button.setObjectName("try-login-forms")
+        self.login_forms_button.setToolTip(self.tr(
+            "Checks up to two other ways of writing your Login with the same password, to tell "
+            "a Login in the wrong form from a wrong password. Each rejected try counts towards "
+            "your account's lockout, so do this once."))
+        self.login_forms_button.clicked.connect(self._try_login_forms)
         jump_row = QHBoxLayout()
         jump_row.addWidget(self.jump_button)
+        jump_row.addWidget(self.login_forms_button)
         jump_row.addStretch(1)
         box.addLayout(jump_row)
         layout.addWidget(self.advice_box)
@@ -131,7 +148,7 @@ class ResultPage(QWizardPage):
         self.save_button.setIcon(self.style().standardIcon(
             QStyle.StandardPixmap.SP_DialogSaveButton))
         self.save_button.clicked.connect(self._ask_save_report)
-        self.copied_label = QLabel(report_box)
+        self.copied_label = plain_label(QLabel(report_box))
         actions.addWidget(self.copy_button)
         actions.addWidget(self.save_button)
         actions.addWidget(self.copied_label, 1)
@@ -164,18 +181,21 @@ class ResultPage(QWizardPage):
         self.setSubTitle(self.tr("It works. Save it as a profile and put it into Pidgin, or "
                                  "press Finish.") if result.ok else
                          self.tr("The test sign-in did not work. Here is why, and what to do."))
-        self.verdict_label.setText(result.summary)
-        self.verdict_label.setAccessibleName(result.summary)
-        self.code_label.setText(result.code)
+        summary = printable(result.summary)
+        self.verdict_label.setText(summary)
+        self.verdict_label.setAccessibleName(summary)
+        self.code_label.setText(printable(result.code))
         advice = result.advice
         self.advice_box.setVisible(advice is not None)
         if advice is not None:
             title = self.tr("Why") if not result.ok else self.tr("Note: %1").replace(
-                "%1", advice.title)
+                "%1", printable(advice.title))
             self.advice_box.setTitle(title)
-            self.explanation_label.setText(advice.explanation)
-            self.fix_label.setText(advice.fix)
+            self.explanation_label.setText(printable_lines(advice.explanation))
+            self.fix_label.setText(printable_lines(advice.fix))
         field = advice.field if advice is not None else None
+        self.login_forms_button.setVisible(
+            self._retry_check is not None and advice is not None and advice.id == "auth-failed")
         self.jump_button.setVisible(field is not None)
         if field is not None:
             name = {Field.SIGNIN: self.tr("sign-in address"), Field.LOGIN: self.tr("Login"),
@@ -192,6 +212,11 @@ class ResultPage(QWizardPage):
         """On to Save after a sign-in that worked; otherwise this is the last page."""
         result = self.state.last_result
         return self.save_page_id if result is not None and result.ok else -1
+
+    def _try_login_forms(self) -> None:
+        assert self._retry_check is not None
+        self.state.try_other_logins = True
+        self._retry_check()
 
     def _jump(self) -> None:
         result = self.state.last_result

@@ -3,19 +3,23 @@ to Pidgin.
 
 Reached only after a check that signed in. Everything that can refuse (name taken, no keyring,
 Pidgin running) is checked before anything is written, and again when Save is pressed; the
-work itself is done by ``core.profile_actions`` in a thread, and its messages (the same the CLI
-prints) stay on the page until the user presses Finish.
+work itself is done by ``core.profile_actions`` in a thread (:mod:`.save_job`), and its
+messages (the same the CLI prints) stay on the page until the user presses Finish.
+
+The keyring is never asked on the GUI thread: entering the page (and *Check again*) starts a
+look in the background (:mod:`..keyring_bridge`); until it answers the Password row says
+"Checking your keyring …" and Save waits. The row shows a plan before Save and the outcome
+after it (:mod:`.save_password`); a keyring that is locked, dismissed or not answering leads to
+the choice of saving without the password, never to a dead end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -27,63 +31,41 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
-    QRadioButton,
     QStyle,
     QVBoxLayout,
     QWidget,
     QWizardPage,
 )
 
-from sipe_setup.core.account import AccountValidationError, Secret
 from sipe_setup.core.pidgin import (
     PasswordMode,
-    PidginFileError,
     PidginRunning,
     default_purple_dir,
     find_running_clients,
     keyring_plugin_path,
 )
-from sipe_setup.core.profile_actions import export_profile, save_profile
 from sipe_setup.core.profiles import (
     Profile,
     ProfileError,
     ProfileStore,
     validate_profile_name,
 )
-from sipe_setup.core.secrets import (
-    KeyringUnavailable,
-    PasswordVault,
-    VaultStatus,
-    pidgin_keyring_available,
-)
+from sipe_setup.core.secrets import PasswordVault, VaultStatus
 
 from ..background import BackgroundCall
+from ..keyring_bridge import KeyringChecker, KeyringLook
 from ..state import WizardState
 from ..widgets import (
     FieldMessage,
-    HelpButton,
     MessageKind,
     add_field_row,
     hint_label,
     home_relative,
 )
+from .save_job import SaveJob, SaveOutcome
+from .save_password import PasswordRow, cleartext_warning
 
 __all__ = ["SaveOutcome", "SavePage"]
-
-
-@dataclass(slots=True)
-class SaveOutcome:
-    """What pressing Save did: the messages, and whether the profile and the export happened."""
-
-    profile: Profile | None = None
-    exported: bool = False
-    lines: list[str] = field(default_factory=list)
-    error: str = ""
-
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("SavePage", text)
-
 
 _MODES = (PasswordMode.KEYRING, PasswordMode.NONE, PasswordMode.CLEARTEXT)
 
@@ -98,6 +80,7 @@ class SavePage(QWizardPage):
     """
 
     saved = Signal(object)  # SaveOutcome, after every press of Save that got to work
+    keyring_checked = Signal()  # the look at the keyrings answered (the page shows it)
 
     def __init__(self, state: WizardState, store: ProfileStore, vault: PasswordVault,
                  purple_dir: Path | None = None, parent: QWidget | None = None) -> None:
@@ -111,7 +94,10 @@ class SavePage(QWizardPage):
             "Keep these working settings as a profile, with the password in your keyring, "
             "and put the account into Pidgin."))
         self.vault_status = VaultStatus(False, "", "")
-        self.pidgin_keyring = VaultStatus(False, "", "")
+        self.pidgin_keyring: VaultStatus | None = None  # None: still being looked at
+        self.keyring = KeyringChecker(vault, self)
+        self.keyring.checked.connect(self._keyring_looked)
+        self._mode_picked = False  # the user chose Pidgin's password mode: keep it
         self.cleartext_confirmed = False
         self.cleartext_box: QMessageBox | None = None
         self.outcome: SaveOutcome | None = None
@@ -147,47 +133,17 @@ class SavePage(QWizardPage):
         self.name_message = row.message
 
         # --- where the password goes ------------------------------------------------------
-        password_box = QWidget(self)
-        password_column = QVBoxLayout(password_box)
-        password_column.setContentsMargins(0, 0, 0, 0)
-        password_column.setSpacing(2)
-        where_row = QHBoxLayout()
-        self.password_where = QLabel(password_box)
-        self.password_where.setObjectName("password-where")
-        self.password_where.setWordWrap(True)
-        self.password_where.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse)
-        where_row.addWidget(self.password_where, 1)
-        self.keyring_again = QPushButton(self.tr("Check a&gain"), password_box)
-        self.keyring_again.setObjectName("keyring-check-again")
-        self.keyring_again.setAccessibleName(self.tr("Check the keyring again"))
-        self.keyring_again.clicked.connect(self.refresh_keyring)
-        where_row.addWidget(self.keyring_again, 0, Qt.AlignmentFlag.AlignTop)
-        where_help = self.tr(
-            "<b>Password</b>: sipe-setup keeps it in your desktop's keyring (GNOME Keyring, "
-            "KWallet, …), never in a file. Without a usable keyring you can save the profile "
-            "without it; Pidgin then asks for the password when it signs in.")
-        self.password_where.setToolTip(where_help)
-        where_row.addWidget(HelpButton(self.tr("Password"), where_help, password_box), 0,
-                            Qt.AlignmentFlag.AlignTop)
-        password_column.addLayout(where_row)
-        self.without_password = QRadioButton(
-            self.tr("Save &without the password (Pidgin will ask for it)"), password_box)
-        self.without_password.setObjectName("save-without-password")
-        self.dont_save = QRadioButton(self.tr("&Don't save until the keyring works"),
-                                      password_box)
-        self.dont_save.setObjectName("dont-save")
-        self.no_keyring_choice = QButtonGroup(self)
-        self.no_keyring_choice.addButton(self.without_password)
-        self.no_keyring_choice.addButton(self.dont_save)
-        self.dont_save.setChecked(True)
-        password_column.addWidget(self.without_password)
-        password_column.addWidget(self.dont_save)
-        self.without_password.toggled.connect(self._update_save_button)
+        self.password_row = PasswordRow(self)
+        self.password_where = self.password_row.where
+        self.keyring_again = self.password_row.keyring_again
+        self.use_keyring = self.password_row.use_keyring
+        self.without_password = self.password_row.without_password
+        self.dont_save = self.password_row.dont_save
+        self.password_row.check_again.connect(self.refresh_keyring)
+        self.password_row.changed.connect(self._update_save_button)
         where_label = QLabel(self.tr("Password:"), self)
         where_label.setBuddy(self.password_where)
-        self.password_where.setAccessibleName(self.tr("Where the password will be saved"))
-        form.addRow(where_label, password_box)
+        form.addRow(where_label, self.password_row)
 
         # --- export to Pidgin -------------------------------------------------------------
         self.export_box = QGroupBox(self.tr("&Export to Pidgin"), self)
@@ -282,6 +238,8 @@ class SavePage(QWizardPage):
     def _edited(self, *_args: object) -> None:
         if self._done:
             self._done = False
+            if self._saved_profile is None:  # a new Save: the plan again, not the outcome
+                self._show_plan()
             self._update_save_button()
 
     # --- entering the page --------------------------------------------------------------------
@@ -297,8 +255,8 @@ class SavePage(QWizardPage):
         self.name_edit.setText(self.default_name())
         if self.state.profile_name and self.name_edit.text() == self.state.profile_name:
             self.replace_check.setChecked(True)  # opened to check this profile again
+        self._mode_picked = False
         self.refresh_keyring()
-        self._choose_default_mode()
         self._refresh_export()
         self.name_edit.setFocus()
 
@@ -324,7 +282,9 @@ class SavePage(QWizardPage):
         self.stop_and_wait()
 
     def stop_and_wait(self, timeout_ms: int = 30000) -> None:
-        """Wait for a running save (the wizard is closing)."""
+        """Wait for a running save (the wizard is closing); a keyring look is just dropped
+        (it ends on its own, within the keyring's time limit)."""
+        self.keyring.cancel()
         if self.worker is not None:
             self.worker.wait(timeout_ms)
 
@@ -364,30 +324,40 @@ class SavePage(QWizardPage):
     # --- the password -------------------------------------------------------------------------
 
     def refresh_keyring(self) -> None:
-        """Find out (again) where the password can go, and say it."""
-        self.vault_status = self.vault.status()
-        if self.sso:
-            text = self.tr("None needed: Single Sign-On uses your Kerberos ticket.")
-            choice = False
-        elif self.vault_status.usable:
-            text = self.tr("Saved in %1.").replace("%1", self.vault_status.backend_name)
-            choice = False
-        else:
-            text = self.tr("Your password cannot be saved: %1.").replace(
-                "%1", self.vault_status.reason.rstrip(".") or self.tr("no keyring is available"))
-            choice = True
-        self.password_where.setText(text)
-        self.password_where.setAccessibleDescription(text)
-        for widget in (self.without_password, self.dont_save, self.keyring_again):
-            widget.setVisible(choice)
-        self.pidgin_keyring = pidgin_keyring_available()
+        """Find out (again), off the GUI thread, where the password can go; say it when known."""
+        self.pidgin_keyring = None
+        self.keyring.start()
+        self._show_plan()
         self._refresh_modes()
         self._update_save_button()
 
+    def keyring_busy(self) -> bool:
+        """The page is still waiting for the keyring's answer."""
+        return self.keyring.busy()
+
+    def _keyring_looked(self, look: KeyringLook) -> None:
+        self.vault_status = look.vault
+        self.pidgin_keyring = look.pidgin
+        if self._saved_profile is None:
+            self._show_plan()
+        if not self._mode_picked:
+            self._choose_default_mode()
+        self._refresh_modes()
+        self._update_save_button()
+        self.keyring_checked.emit()
+
+    def _show_plan(self) -> None:
+        if self.sso:
+            self.password_row.show_sso()
+        elif self.keyring.busy():
+            self.password_row.show_checking()
+        else:
+            self.password_row.show_status(self.vault_status)
+
     def keyring_choice_needed(self) -> bool:
-        """The keyring cannot take the password and the user has not chosen to go on without."""
-        return (not self.sso and not self.vault_status.usable
-                and not self.without_password.isChecked())
+        """Save has to wait: the keyring is being looked at, or it cannot take the password
+        and the user has not chosen to go on without it."""
+        return not self.sso and self.password_row.blocks_saving()
 
     # --- Pidgin -------------------------------------------------------------------------------
 
@@ -437,7 +407,7 @@ class SavePage(QWizardPage):
         self.mode_combo.setCurrentIndex(_MODES.index(mode))
 
     def _choose_default_mode(self) -> None:
-        usable = not self.sso and self.pidgin_keyring.usable
+        usable = not self.sso and self.pidgin_keyring is not None and self.pidgin_keyring.usable
         self.mode_combo.blockSignals(True)
         self._mode_index = _MODES.index(PasswordMode.KEYRING if usable else PasswordMode.NONE)
         self.mode_combo.setCurrentIndex(self._mode_index)
@@ -447,7 +417,8 @@ class SavePage(QWizardPage):
     def _refresh_modes(self) -> None:
         model = self.mode_combo.model()
         assert isinstance(model, QStandardItemModel)
-        keyring_ok = self.pidgin_keyring.usable and not self.sso
+        pidgin = self.pidgin_keyring
+        keyring_ok = pidgin is not None and pidgin.usable and not self.sso
         for mode in (PasswordMode.KEYRING, PasswordMode.CLEARTEXT):
             item = model.item(_MODES.index(mode))
             item.setEnabled(not self.sso and (mode is not PasswordMode.KEYRING or keyring_ok))
@@ -456,9 +427,11 @@ class SavePage(QWizardPage):
         note, kind = "", MessageKind.INFO
         if self.sso:
             note = self.tr("Single Sign-On: Pidgin needs no password.")
-        elif not self.pidgin_keyring.usable:
+        elif pidgin is None:
+            note = self.tr("Checking whether Pidgin can use your keyring …")
+        elif not pidgin.usable:
             note = self.tr("The keyring cannot be used for Pidgin: %1.").replace(
-                "%1", self.pidgin_keyring.reason.rstrip(".") or self.tr("not available"))
+                "%1", pidgin.reason.rstrip(".") or self.tr("not available"))
             kind = MessageKind.WARNING
         elif mode is PasswordMode.KEYRING and keyring_plugin_path() is None:
             note = self.tr("The pidgin-gnome-keyring plugin is not installed, so Pidgin "
@@ -483,24 +456,12 @@ class SavePage(QWizardPage):
             self.ask_cleartext()
             return
         self._mode_index = index
+        self._mode_picked = True
         self._refresh_modes()
 
     def ask_cleartext(self) -> None:
         """The warning that must be accepted before the password goes into accounts.xml."""
-        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Password in plain text?"), self.tr(
-            "Pidgin 2 keeps a saved password in plain text in accounts.xml: anyone who can "
-            "read your files (or a backup of them) can read it. The keyring mode avoids "
-            "this.\n\nStore the password in plain text anyway?"),
-                          QMessageBox.StandardButton.NoButton, self)
-        box.setObjectName("cleartext-warning")
-        accept = box.addButton(self.tr("Store in &plain text"),
-                               QMessageBox.ButtonRole.AcceptRole)
-        accept.setObjectName("accept-cleartext")
-        keep = box.addButton(self.tr("&Keep it out of accounts.xml"),
-                             QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box, accept = cleartext_warning(self)
 
         def answered() -> None:
             if box.clickedButton() is accept:
@@ -551,8 +512,7 @@ class SavePage(QWizardPage):
         if self.name_problem():
             self.name_edit.setFocus()
             return
-        self.refresh_keyring()
-        if self.keyring_choice_needed():
+        if self.keyring_choice_needed() and self._saved_profile is None:
             self._show_error(self.tr("Nothing was saved: choose to save without the password, "
                                      "or make the keyring work and press Check again."))
             return
@@ -567,12 +527,12 @@ class SavePage(QWizardPage):
         except ProfileError as exc:
             self._show_error(str(exc))
             return
-        job = _SaveJob(
+        job = SaveJob(
             store=self.store, vault=self.vault, profile=profile,
             already_saved=self._saved_profile is not None,
             password=None if account.sso else (self.state.password or None),
             replace_existing=self.replace_check.isChecked(),
-            allow_without_password=self.without_password.isChecked(),
+            keep_password_out=self.password_row.without_chosen(),
             export=self.export_box.isChecked(), purple_dir=self.purple_dir(),
             mode=self.password_mode())
         worker = BackgroundCall(job.run, self)
@@ -600,12 +560,19 @@ class SavePage(QWizardPage):
         self._done = not value.error
         if value.profile is not None:
             self._saved_profile = value.profile
+        if value.password_note:
+            self.password_row.show_outcome(value.password_note)
+        elif value.keyring_problem is not None:
+            self.password_row.show_failure(value.keyring_problem)
         lines = list(value.lines)
-        if value.error:
+        if value.error and value.keyring_problem is None:  # that one is said once, below
             lines.append(value.error)
         self.outcome_view.setPlainText(home_relative("\n".join(lines)))
         self.outcome_view.setVisible(bool(lines))
-        if value.error:
+        if value.keyring_problem is not None:  # the row above now offers the way on
+            self._show_error(self.tr("Nothing was saved. %1").replace(
+                "%1", str(value.keyring_problem)))
+        elif value.error:
             self._show_error(value.error)
         elif value.exported:
             self.status_message.show_message(MessageKind.INFO, self.tr(
@@ -618,45 +585,3 @@ class SavePage(QWizardPage):
         self.completeChanged.emit()
         self.saved.emit(value)
 
-
-@dataclass(slots=True)
-class _SaveJob:
-    """The work behind Save, done in a thread with no widgets in reach."""
-
-    store: ProfileStore
-    vault: PasswordVault
-    profile: Profile
-    already_saved: bool
-    password: Secret | None
-    replace_existing: bool
-    allow_without_password: bool
-    export: bool
-    purple_dir: Path
-    mode: PasswordMode
-
-    def run(self) -> SaveOutcome:
-        outcome = SaveOutcome()
-        if self.already_saved:
-            outcome.profile = self.profile
-        else:
-            try:
-                saved = save_profile(self.store, self.vault, self.profile, self.password,
-                                     replace_existing=self.replace_existing,
-                                     allow_without_password=self.allow_without_password)
-            except (ProfileError, KeyringUnavailable, OSError) as exc:
-                outcome.error = _tr("The profile was not saved: %1").replace("%1", str(exc))
-                return outcome
-            outcome.profile = saved.profile
-            outcome.lines.extend(saved.lines)
-        if not self.export:
-            return outcome
-        try:
-            exported = export_profile(outcome.profile, purple_dir=self.purple_dir,
-                                      mode=self.mode, vault=self.vault, password=self.password)
-        except (PidginRunning, PidginFileError, ProfileError, KeyringUnavailable,
-                AccountValidationError, OSError) as exc:
-            outcome.error = _tr("Not exported to Pidgin: %1").replace("%1", str(exc))
-            return outcome
-        outcome.exported = True
-        outcome.lines.extend(exported.lines)
-        return outcome

@@ -40,6 +40,7 @@ from sipe_setup.core.profiles import Profile, ProfileError, ProfileStore
 from sipe_setup.core.secrets import KeyringUnavailable, PasswordVault
 from sipe_setup.core.sharefile import SharedSettings, SharedSettingsError, load_shared_settings
 
+from ..keyring_bridge import KeyringCall
 from ..widgets import FieldMessage, HelpButton, MessageKind, hint_label, home_relative
 
 __all__ = ["StartChoice", "StartPage", "StartWay", "choice_from_pidgin", "choice_from_profile",
@@ -162,6 +163,10 @@ class StartPage(QWizardPage):
         self._current_signin = current_signin
         self.settings: SharedSettings | None = None
         self.accounts: list[PidginSipeAccount] = []
+        # A saved profile's password is read from the keyring off the GUI thread.
+        self.password_read = KeyringCall(self)
+        self.password_read.done.connect(self._password_read)
+        self._read_choice: tuple[Profile, StartChoice] | None = None
         self.setObjectName("start-page")
         self.setTitle(self.tr("Set up Lync / Skype for Business for Pidgin"))
         self.setSubTitle(self.tr("Start from scratch, or from what you already have."))
@@ -309,6 +314,8 @@ class StartPage(QWizardPage):
 
     def isComplete(self) -> bool:
         """New setup always; the others once something usable is picked."""
+        if self.password_read.busy():
+            return False
         way = self.way()
         if way is StartWay.PIDGIN:
             return 0 <= self.pidgin_list.currentRow() < len(self.accounts)
@@ -473,9 +480,46 @@ class StartPage(QWizardPage):
             return choice_from_settings(self.settings, self._current_signin())
         return None
 
+    def _profile_with_stored_password(self) -> Profile | None:
+        item = self.profile_list.currentItem()
+        profile = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if (self.way() is StartWay.PROFILE and isinstance(profile, Profile)
+                and profile.password_stored and not profile.sso):
+            return profile
+        return None
+
     def validatePage(self) -> bool:
-        """Apply the choice to the fields before the Account page shows."""
+        """Apply the choice to the fields before the Account page shows.
+
+        A saved profile's password comes from the keyring, which may ask to be unlocked or
+        not answer at all: it is read in the background (Next is disabled meanwhile), and the
+        wizard goes on by itself once it is there.
+        """
         if not self.isComplete():
+            return False
+        profile = self._profile_with_stored_password()
+        if profile is not None:
+            read, self._read_choice = self._read_choice, None
+            if read is not None and read[0] is profile:
+                self._apply(read[1])
+                return True
+            vault = self.vault
+            self.password_read.start(lambda: choice_from_profile(profile, vault))
+            self.profile_message.show_message(MessageKind.INFO, self.tr(
+                "Reading the password from the keyring …"))
+            self.completeChanged.emit()
             return False
         self._apply(self.choice() or StartChoice())
         return True
+
+    def _password_read(self, result: object) -> None:
+        profile = self._profile_with_stored_password()
+        self.profile_message.clear()
+        self.completeChanged.emit()
+        if not isinstance(result, StartChoice) or profile is None \
+                or result.profile_name != profile.name or not self.isVisible():
+            return  # a bug, or the user picked something else meanwhile: Next again
+        self._read_choice = (profile, result)
+        wizard = self.wizard()
+        if wizard is not None:
+            wizard.next()

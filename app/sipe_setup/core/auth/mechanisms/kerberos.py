@@ -9,6 +9,7 @@ from sipe_setup.core.account import KerberosPrincipal, Secret
 from sipe_setup.core.auth.challenge import AuthChallenge, ChallengeScheme
 from sipe_setup.core.auth.kerberos import (
     KerberosError,
+    KerberosFailure,
     KerberosSipAuthenticator,
     KerberosUnavailable,
     kerberos_available,
@@ -55,7 +56,10 @@ class KerberosMechanism(AuthMechanism):
         return f"Kerberos: ticket for {challenge.target_name} as {self.principal_text}"
 
     def _failed(self, kind: RejectionKind, detail: str, exc: Exception) -> MechanismFailed:
-        return MechanismFailed(Rejection(self.scheme, kind, detail, cause=exc))
+        # A KDC that refused the password counted one failed sign-in (AD lockout policy).
+        refused = isinstance(exc, KerberosError) and exc.failure is KerberosFailure.WRONG_PASSWORD
+        return MechanismFailed(Rejection(self.scheme, kind, detail, cause=exc,
+                                         password_refused=refused))
 
     async def prepare(self, challenge: AuthChallenge, request: SipRequest) -> None:
         missing = self.unavailable()
@@ -66,8 +70,8 @@ class KerberosMechanism(AuthMechanism):
                 asyncio.to_thread(self._authenticator.start, challenge, request), self._timeout)
         except KerberosUnavailable as exc:
             raise self._failed(RejectionKind.UNAVAILABLE, str(exc), exc) from None
-        except KerberosError as exc:
-            kind = (RejectionKind.NO_CREDENTIALS if self._sso and "ticket" in str(exc)
+        except KerberosError as exc:  # the typed failure travels as the Rejection's cause
+            kind = (RejectionKind.NO_CREDENTIALS if exc.failure is KerberosFailure.NO_TICKET
                     else RejectionKind.CONTEXT_FAILED)
             raise self._failed(kind, str(exc), exc) from None
         except TimeoutError as exc:

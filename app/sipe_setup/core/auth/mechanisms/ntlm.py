@@ -25,6 +25,7 @@ class NtlmMechanism(AuthMechanism):
 
     scheme: ClassVar[ChallengeScheme] = ChallengeScheme.NTLM
     label: ClassVar[str] = "NTLM"
+    refusal_means_wrong_password: ClassVar[bool] = True
 
     def __init__(self, identity: NtlmIdentity, password: Secret | None, hostname: str) -> None:
         self.identity = identity

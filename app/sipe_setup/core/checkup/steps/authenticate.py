@@ -93,7 +93,14 @@ class AuthenticateStep(Step):
                 if final.status not in (401, 407):
                     return self._answered(ctx, mechanism, final, dialog, session)
                 rejection = mechanism.rejection(final)
+            if rejection.password_refused:
+                ctx.failed_attempts += 1
             wanted = ctx.account.auth
+            if queue and not ctx.may_risk_another_failure():
+                log(f"Not trying {queue[0].scheme_token}: this check already caused one failed "
+                    "sign-in, and more could lock the account.")
+                raise await self._refused(ctx, session, mechanism, rejection, challenge, log,
+                                          final=final)
             if _sipe_falls_back(wanted, rejection, queue):
                 log(f"{mechanism.label} did not work; SIPE falls back to {queue[0].scheme_token}, "
                     "and so do we.")
@@ -134,8 +141,7 @@ class AuthenticateStep(Step):
         if (adv.id == "auth-failed" and ctx.options.try_other_logins
                 and isinstance(mechanism, NtlmMechanism) and ctx.password is not None
                 and rejection.kind is RejectionKind.REJECTED):
-            working = await find_working_login(ctx.account, ctx.password, session,
-                                               ctx.hostname, mechanism.nb_domain, log)
+            working = await find_working_login(ctx, session, mechanism.nb_domain, log)
             if working is not None:
                 login = ctx.account.login.text or ctx.account.signin.address
                 adv = advice("auth-login-form", login=login, working_login=working)

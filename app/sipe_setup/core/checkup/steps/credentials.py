@@ -114,12 +114,12 @@ class CredentialsStep(Step):
             adv = provisioning_advice(ctx.account, exc, self._alternative_text(alternatives))
             return self._failed(ctx, adv, exc.detail, alternatives, password_refused=False)
         except ProvisioningError as exc:
+            refused = exc.failure is ProvisioningFailure.WEBTICKET_REJECTED
+            ctx.failed_attempts += refused  # the web ticket service checked the password
             adv = provisioning_advice(ctx.account, exc, self._alternative_text(alternatives))
             if exc.sipe_message:
                 log(f"Pidgin would say: “{exc.sipe_message}”")
-            return self._failed(ctx, adv, exc.detail, alternatives,
-                                password_refused=exc.failure is
-                                ProvisioningFailure.WEBTICKET_REJECTED)
+            return self._failed(ctx, adv, exc.detail, alternatives, password_refused=refused)
         return self._provisioned(ctx, provisioned, log)
 
     @staticmethod

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from sipe_setup.core.advice import advice
 from sipe_setup.core.checkup.context import CheckContext
+from sipe_setup.core.checkup.diagnose import discovery_failure_advice
 from sipe_setup.core.checkup.flow import Step, StepFailed, StepLog, StepOutcome
 from sipe_setup.core.discovery import (
+    Candidate,
     DiscoveryEvent,
     DiscoveryResult,
     QueryFinished,
-    QueryOutcome,
     discover,
 )
 from sipe_setup.core.discovery.engine import AutodiscoverFinished
 from sipe_setup.core.steps import StepId
-
-_DNS_TROUBLE = {QueryOutcome.TIMEOUT, QueryOutcome.SERVFAIL, QueryOutcome.ERROR}
 
 
 def _event_line(event: DiscoveryEvent) -> str | None:
@@ -31,15 +30,13 @@ def _event_line(event: DiscoveryEvent) -> str | None:
     return None
 
 
-def _nothing_found(ctx: CheckContext, result: DiscoveryResult) -> StepFailed:
-    domain = ctx.account.sip_domain
-    outcomes = {q.outcome for q in result.queries}
-    if outcomes and outcomes <= _DNS_TROUBLE:
-        adv = advice("discovery-dns-failed", domain=domain,
-                     detail=", ".join(sorted(o.value for o in outcomes)))
-    else:
-        adv = advice("discovery-none", domain=domain)
-    return StepFailed(adv, "no server found")
+def _first_note(result: DiscoveryResult, first: Candidate) -> str:
+    """SIPE's first server — or, for an SRV name with a weighted random pick, the likeliest."""
+    srv = next((q for q in result.queries if q.name == first.via and q.sipe_srv_random), None)
+    if srv is None:
+        return " ← SIPE tries this first"
+    return (f" ← SIPE picks one of {len(srv.sipe_srv_choices)} records of {first.via} at "
+            "random (by weight); this is one of them")
 
 
 class DiscoverStep(Step):
@@ -65,10 +62,10 @@ class DiscoverStep(Step):
         ctx.timings["discovery"] = ctx.since_start() - started
         candidates = [c for c in result.candidates if c.resolves]
         for index, cand in enumerate(candidates):
-            note = " ← SIPE tries this first" if index == 0 else ""
+            note = _first_note(result, cand) if index == 0 else ""
             log(f"candidate {index + 1}: {cand} from {cand.via}{note}")
         if not candidates:
-            raise _nothing_found(ctx, result)
+            raise StepFailed(discovery_failure_advice(result), "no server found")
         ctx.candidates = candidates
         domain = ctx.account.sip_domain
         outside = [c for c in candidates if c.outside_domain]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import contextlib
 
-from sipe_setup.core.account import AccountSettings, ParsedLogin, Secret, parse_login
+from sipe_setup.core.account import AccountSettings, ParsedLogin, parse_login
 from sipe_setup.core.auth.challenge import ChallengeScheme, find_challenge, parse_challenges
 from sipe_setup.core.auth.mechanism import MechanismFailed
 from sipe_setup.core.auth.mechanisms.ntlm import NtlmMechanism
+from sipe_setup.core.checkup.context import CheckContext
 from sipe_setup.core.checkup.flow import StepFailed, StepLog
 from sipe_setup.core.checkup.handshake import run_handshake
 from sipe_setup.core.checkup.session import SipSession
@@ -54,9 +55,12 @@ async def _signs_in(session: SipSession, mechanism: NtlmMechanism, log: StepLog)
     return True
 
 
-async def find_working_login(account: AccountSettings, password: Secret, session: SipSession,
-                             hostname: str, nb_domain: str, log: StepLog) -> str | None:
-    """The first other Login form the server accepts with this password, if any."""
+async def find_working_login(ctx: CheckContext, session: SipSession, nb_domain: str,
+                             log: StepLog) -> str | None:
+    """The first other Login form the server accepts with this password, if any; every
+    refused form counts as a failed sign-in of this check."""
+    account, password = ctx.account, ctx.password
+    assert password is not None
     others = other_login_forms(account, nb_domain)
     if not others:
         return None
@@ -65,9 +69,10 @@ async def find_working_login(account: AccountSettings, password: Secret, session
     for text in others:
         parsed = parse_login(text, account.signin)
         assert isinstance(parsed, ParsedLogin)
-        mechanism = NtlmMechanism(parsed.ntlm, password, hostname)
+        mechanism = NtlmMechanism(parsed.ntlm, password, ctx.hostname)
         if await _signs_in(session, mechanism, log):
             log(f"Login {text} works.")
             return text
+        ctx.failed_attempts += 1
         log(f"Login {text} is rejected too.")
     return None

@@ -31,7 +31,7 @@ class RegisterStep(Step):
         response = await session.exchange(dialog.next_register(), None, log)
         ctx.timings["first_register"] = ctx.since_start() - started
         if response.status == 301:
-            raise await redirect(ctx, response, log)
+            raise await redirect(ctx, response, log, vouched=False)
         if response.status not in (401, 407):
             if response.status == 200:
                 raise StepFailed(not_lync_advice([], response, host),

@@ -6,7 +6,7 @@ from sipe_setup.core.advice import advice
 from sipe_setup.core.auth.errors import AuthError
 from sipe_setup.core.auth.mechanisms.tls_dsk import TlsDskMechanism
 from sipe_setup.core.checkup.context import CheckContext
-from sipe_setup.core.checkup.diagnose import status_advice
+from sipe_setup.core.checkup.diagnose import ok_warning, status_advice
 from sipe_setup.core.checkup.flow import Step, StepFailed, StepLog, StepOutcome
 from sipe_setup.core.checkup.steps.redirect import redirect
 from sipe_setup.core.steps import StepId
@@ -33,7 +33,7 @@ class VerifyStep(Step):
         log("rspauth verified: the answer really comes from the server that checked your "
             "password" if signed else "The answer carries no signature (rspauth).")
         if response.status == 301:
-            raise await redirect(ctx, response, log)
+            raise await redirect(ctx, response, log, vouched=signed)
         if response.status != 200:
             raise StepFailed(status_advice(response, current.session.connection.host,
                                            ctx.account),
@@ -47,7 +47,14 @@ class VerifyStep(Step):
             if noted is not None:
                 return noted
         if signed:
+            upgrade = ok_warning(response, ctx.account)
+            if upgrade is not None:
+                return StepOutcome.warned("200 OK, signature verified; the server advises a "
+                                          "newer client", upgrade)
             return StepOutcome.passed("200 OK, signature verified")
+        if mechanism.signing_expected:
+            return StepOutcome.warned("200 OK without the signature the server promised",
+                                      advice("unsigned-ok", scheme=mechanism.label))
         return StepOutcome.warned("200 OK without a signature (SIPE accepts this)", None)
 
 
