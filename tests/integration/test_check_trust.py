@@ -182,3 +182,26 @@ def test_kerberos_refused_password_is_not_tried_again_with_ntlm(
     assert result.failed_attempts == 1
     assert "NTLM" not in registrar.stats.register_auth_schemes  # SIPE would, we don't
     assert "could lock the account" in report_text(result)
+
+
+# --- a SIP proxy in front (407) ----------------------------------------------------------------
+
+
+def test_a_proxy_asking_for_ntlm_is_answered_on_the_same_request_as_sipe_does() -> None:
+    config = RegistrarConfig(users=USERS, scenario="proxy-407-ntlm")
+    result, registrar = _sign_in(config, login="EXAMPLE\\alice", password=PASSWORD)
+    assert result.verdict is Verdict.SIGNED_IN, report_text(result)
+    assert registrar.stats.proxy_authenticated == 1
+    text = report_text(result)
+    assert "NTLM Proxy-Authorization" in text
+    # SIPE resends the request that met the 407: CSeq 1 goes out three times.
+    assert text.count("→ REGISTER CSeq 1") == 3, text
+
+
+def test_a_proxy_refusing_the_password_is_one_failed_sign_in() -> None:
+    config = RegistrarConfig(users=USERS, scenario="proxy-407-ntlm")
+    result, registrar = _sign_in(config, login="EXAMPLE\\alice", password="Wrong-password-1")
+    assert result.code == "SS-AUTH-401", report_text(result)
+    assert "SIP proxy" in result.advice.explanation  # type: ignore[union-attr]
+    assert result.failed_attempts == 1
+    assert registrar.stats.proxy_authenticated == 0

@@ -342,3 +342,19 @@ def test_self_signed_and_expired_certificates_fail(tmp_path: Path) -> None:
             result = Lab(server, dns.port, ca).run()
         https = next(a for a in result.autodiscover if a.url.startswith("https://LyncDiscoverI"))
         assert https.outcome is AutodiscoverOutcome.TLS_FAILED, https.detail
+
+
+@pytest.mark.parametrize("fqdn", ["pool..example.test", "a" * 64 + ".example.test",
+                                  "po\u00a0ol.example.test", "\ufffd.example.test", ""])
+def test_a_user_document_naming_no_real_host_says_so(lab: Lab, fqdn: str) -> None:
+    """Server names from the network that are not names (empty or over-long labels, control
+    bytes) are reported on the attempt, never dropped silently or called "not waited"."""
+    lab.server.route(INTERNAL, "/", Reply(user_document(internal=(fqdn, 5061))))
+    result = lab.run()
+    internal = [a for a in result.autodiscover if "Internal" in a.url and a.url.startswith(
+        "https")]
+    assert internal, outcomes(result)
+    attempt = internal[0]
+    assert attempt.outcome.value != "not-waited", outcomes(result)
+    assert "not a valid host name" in attempt.detail, attempt
+    assert all(c.host != fqdn for c in result.candidates)

@@ -102,6 +102,8 @@ SCENARIOS: dict[str, str] = {
     "dns-srv-1008": "504 Server time-out with ms-diagnostics 1008 (next hop's SRV)",
     "voip-405": "a SIP server that is no registrar: 405 Method Not Allowed, Server: Asterisk",
     "proxy-digest-407": "a proxy in front: 407 with Proxy-Authenticate: Digest",
+    "proxy-407-ntlm": "a SIP proxy in front asks for NTLM (407, Proxy-Authorization), then "
+                      "the registrar for NTLM (401)",
     "silent": "accepts the connection but never answers",
     "garbage": "answers with an HTTP response instead of SIP",
     "close": "closes the connection on the first REGISTER",
@@ -254,6 +256,7 @@ class RegistrarStats:
     last_principal: str = ""
     last_reject: str = ""
     register_auth_schemes: list[str] = field(default_factory=list)
+    proxy_authenticated: int = 0  # proxy-407-ntlm: connections the proxy let through
     """The Authorization scheme of every authorized REGISTER, in order."""
     register_times: list[float] = field(default_factory=list)
     """``time.monotonic()`` when each REGISTER arrived (benchmarks)."""
@@ -370,6 +373,8 @@ class SipRegistrarConnection:
         self.to_tag = f"{secrets.randbits(32):08x}"
         self.association: SecurityAssociation | None = None
         self.registers_seen = 0
+        self.proxy_handshake: NtlmServerHandshake | None = None
+        self.proxy_passed = False  # the proxy-407-ntlm scenario's proxy let us through
 
     async def run(self) -> None:
         self.stats.connections += 1
@@ -499,6 +504,9 @@ class SipRegistrarConnection:
         ua = request.header("User-Agent") or ""
         self.stats.user_agents.append(ua)
         scenario = self.config.scenario
+        if (scenario == "proxy-407-ntlm" and not self.proxy_passed
+                and not await self.proxy_step(request)):
+            return True
 
         if self.registers_seen == 1:
             if scenario == "silent":
@@ -595,6 +603,36 @@ class SipRegistrarConnection:
         if scheme.lower() == "kerberos" and self.config.offers_kerberos:
             return await self.kerberos_step(request, gssapi_data)
         await self.send(self.first_challenge(request))
+        return True
+
+    async def proxy_step(self, request: SipRequest) -> bool:
+        """A SIP proxy in front (RFC 3261 §22.3) with connectionless NTLM: True once the
+        request may pass on to the registrar."""
+        target = self.config.target
+        offer = f'NTLM realm="{REALM}", targetname="{target}", version=4'
+        auth = request.header("Proxy-Authorization")
+        gssapi = parse_auth_params(auth).get("gssapi-data") if auth else None
+        if gssapi is None:
+            await self.send(self.response(request, 407, "Proxy Authentication Required",
+                                          [("Proxy-Authenticate", offer)]))
+            return False
+        if gssapi == "":
+            self.proxy_handshake = self.registrar.ntlm_acceptor().new_handshake()
+            token = base64.b64encode(self.proxy_handshake.challenge).decode("ascii")
+            await self.send(self.response(request, 407, "Proxy Authentication Required", [(
+                "Proxy-Authenticate", f'NTLM opaque="{secrets.randbits(32):08X}", '
+                f'gssapi-data="{token}", realm="{REALM}", targetname="{target}", version=4')]))
+            return False
+        handshake, self.proxy_handshake = self.proxy_handshake, None
+        outcome = (handshake.accept(base64.b64decode(gssapi, validate=True))
+                   if handshake is not None else None)
+        if outcome is None or not outcome.ok:
+            self.stats.auth_failures += 1
+            await self.send(self.response(request, 407, "Proxy Authentication Required",
+                                          [("Proxy-Authenticate", offer)]))
+            return False
+        self.proxy_passed = True
+        self.stats.proxy_authenticated += 1
         return True
 
     async def ntlm_step(self, request: SipRequest, opaque: str | None,

@@ -14,7 +14,13 @@ from sipe_setup.core.advice import advice
 from sipe_setup.core.checkup.context import CheckContext
 from sipe_setup.core.checkup.diagnose import clock_offset
 from sipe_setup.core.checkup.flow import StepFailed, StepLog
-from sipe_setup.core.sip.message import SipProtocolError, SipResponse, SipStreamParser
+from sipe_setup.core.checkup.proxy_auth import ProxyAuthentication
+from sipe_setup.core.sip.message import (
+    SipProtocolError,
+    SipRequest,
+    SipResponse,
+    SipStreamParser,
+)
 from sipe_setup.core.sip.register import RegisterAttempt, RegisterDialog
 from sipe_setup.core.transport import ConnectionClosed, SipConnection
 
@@ -37,6 +43,7 @@ class SipSession:
         self._ctx = ctx
         self.connection = connection
         self._parser = SipStreamParser()
+        self._proxy = ProxyAuthentication(ctx)
 
     def new_dialog(self) -> RegisterDialog:
         """A fresh REGISTER sequence (new Call-ID), as SIPE starts one per sign-in."""
@@ -48,16 +55,31 @@ class SipSession:
 
     async def exchange(self, attempt: RegisterAttempt, authorization: str | None,
                        log: StepLog) -> SipResponse:
-        """Send one REGISTER and return its final answer.
+        """Send one REGISTER and return its final answer; a 407 from a SIP proxy is answered
+        on the same request, as SIPE does (:mod:`.proxy_auth`).
 
         Raises:
-            StepFailed: no answer in time, the connection closed, or not SIP.
+            StepFailed: no answer in time, the connection closed, not SIP, or a proxy that
+                cannot be answered.
         """
-        request = attempt.authorized(authorization)
+        proxy_authorization: str | None = None
+        while True:
+            request = attempt.authorized(authorization)
+            if proxy_authorization is not None:
+                request = request.with_header("Proxy-Authorization", proxy_authorization)
+            response = await self._transaction(attempt, request, log)
+            if response.status != 407:
+                return response
+            proxy_authorization = await self._proxy.answer(
+                response, attempt.request, self.connection.host, log)
+
+    async def _transaction(self, attempt: RegisterAttempt, request: SipRequest,
+                           log: StepLog) -> SipResponse:
         self._ctx.round_trips += 1
         label = "REGISTER" + (" (Expires: 0)" if request.header("Expires") == "0" else "")
-        scheme = authorization.split(" ", 1)[0] if authorization else ""
-        log(f"→ {label} CSeq {attempt.cseq}" + (f" with {scheme} Authorization" if scheme
+        schemes = [f"{value.split(' ', 1)[0]} {name}" for name, value in request.headers
+                   if name in ("Authorization", "Proxy-Authorization")]
+        log(f"→ {label} CSeq {attempt.cseq}" + (f" with {' and '.join(schemes)}" if schemes
                                                 else ""))
         timeout = self._ctx.options.response_timeout
         host = self.connection.host

@@ -32,7 +32,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
-from sipe_setup.core.account import NtlmIdentity, Secret
+from sipe_setup.core.account import NtlmIdentity, Secret, network_host_to_ascii
 from sipe_setup.core.net.errors import (
     HttpConnectError,
     HttpDnsError,
@@ -92,6 +92,8 @@ class AutodiscoverDocument:
             only when there is no link to follow.
         has_user: the document has a ``User`` element.
         access_location: the root ``AccessLocation`` attribute ("" when absent).
+        rejected_names: server names in the document that are no host name (empty or
+            over-long labels, control bytes), as found (for the report; never connected to).
     """
 
     link_kind: str = ""
@@ -99,6 +101,7 @@ class AutodiscoverDocument:
     servers: tuple[AutodiscoverServer, ...] = ()
     has_user: bool = False
     access_location: str = ""
+    rejected_names: tuple[str, ...] = ()
 
 
 def _local(tag: object) -> str:
@@ -157,6 +160,7 @@ def parse_autodiscover_document(body: bytes) -> AutodiscoverDocument:
         return AutodiscoverDocument(access_location=access_location)
 
     servers: list[AutodiscoverServer] = []
+    rejected: list[str] = []
     for element_name, internal in (("SipClientInternalAccess", True),
                                    ("SipClientExternalAccess", False)):
         if access_location.lower() == "internal" and not internal:
@@ -167,14 +171,20 @@ def parse_autodiscover_document(body: bytes) -> AutodiscoverDocument:
             fqdn = (element.get("fqdn") or "").strip().rstrip(".").lower()
             port_text = (element.get("port") or "").strip()
             # SIPE requires both attributes and a non-zero port.
-            if not fqdn or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
                 continue
-            if len(fqdn) > 253 or any(ch.isspace() or ch in "/:@" for ch in fqdn):
+            if not fqdn:
+                rejected.append("")
                 continue
-            servers.append(AutodiscoverServer(fqdn=fqdn, port=int(port_text),
+            host = network_host_to_ascii(fqdn) if len(fqdn) <= 253 else None
+            if host is None or any(ch in "/:@" for ch in fqdn):
+                rejected.append(fqdn[:80])
+                continue
+            servers.append(AutodiscoverServer(fqdn=host, port=int(port_text),
                                               internal=internal))
     return AutodiscoverDocument(servers=tuple(servers[:_MAX_SERVERS]), has_user=True,
-                                access_location=access_location)
+                                access_location=access_location,
+                                rejected_names=tuple(rejected[:_MAX_SERVERS]))
 
 
 # --- the HTTP side ------------------------------------------------------------------------------
@@ -508,13 +518,19 @@ class AutodiscoverClient:
                        else AutodiscoverOutcome.REDIRECT)
             return attempt(outcome, f"{document.link_kind} link → {document.link_href[:300]}",
                            next_url=document.link_href[:2000])
+        skipped = ("; skipped, not a valid host name: "
+                   + ", ".join(repr(name) for name in document.rejected_names)
+                   if document.rejected_names else "")
         if document.servers:
             listed = ", ".join(f"{s.fqdn}:{s.port} ({'internal' if s.internal else 'external'})"
                                for s in document.servers)
-            return attempt(AutodiscoverOutcome.SERVERS, f"SIP servers: {listed}",
+            return attempt(AutodiscoverOutcome.SERVERS, f"SIP servers: {listed}{skipped}",
                            servers=document.servers)
         what = ("a User document without SipClientInternalAccess/SipClientExternalAccess"
                 if document.has_user else "no Redirect or User link and no User element")
+        if document.rejected_names:
+            what = "the SIP server names are not a valid host name: " + ", ".join(
+                repr(name) for name in document.rejected_names)
         return attempt(AutodiscoverOutcome.BAD_DOCUMENT, f"nothing usable: {what}")
 
 
