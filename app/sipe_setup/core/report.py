@@ -38,6 +38,18 @@ _STATUS_MARK = {
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 
 
+def _whole_token(value: str, *, inside_names: bool) -> re.Pattern[str]:
+    """``value`` only where it stands as a whole token, case-insensitively.
+
+    A user name or NTLM domain never matches inside another word ("ed" in "Unauthorized") or
+    as a label of a host name ("EXAMPLE" in "sip.example.test"). A host name or domain may end
+    a longer name ("sip.<domain>") but never sits inside a word.
+    """
+    before = r"(?<![\w-])" if inside_names else r"(?<![\w.-])"
+    after = r"(?![\w-])" if inside_names else r"(?![\w-]|\.\w)"
+    return re.compile(before + re.escape(value) + after, re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True)
 class Redaction:
     """What to hide. The password is always hidden; user names and hosts on request."""
@@ -77,14 +89,14 @@ class Redaction:
         if self.secret is not None and self.secret.reveal():
             text = text.replace(self.secret.reveal(), "********")
         for user in sorted((u for u in self.users if u), key=len, reverse=True):
-            text = re.sub(re.escape(user), "<user>", text, flags=re.IGNORECASE)
+            text = _whole_token(user, inside_names=False).sub("<user>", text)
         if self.hosts:
             domain, *others = self.hosts
             for index, host in enumerate(sorted((h for h in others if h), key=len,
                                                 reverse=True), 1):
-                text = re.sub(re.escape(host), f"<host-{index}>", text, flags=re.IGNORECASE)
+                text = _whole_token(host, inside_names=True).sub(f"<host-{index}>", text)
             if domain:
-                text = re.sub(re.escape(domain), "<domain>", text, flags=re.IGNORECASE)
+                text = _whole_token(domain, inside_names=True).sub("<domain>", text)
             text = _IPV4.sub("<ip>", text)
         return text
 

@@ -70,3 +70,21 @@ def test_html_escapes_server_text() -> None:
     result = _failed_result()
     result.steps[0].lines.append("<script>alert(1)</script>")
     assert "<script>" not in report_html(result)
+
+
+def test_user_names_are_hidden_as_whole_tokens_only() -> None:
+    """“Hide user names” must keep reports readable: a user “ed” does not turn
+    “Unauthorized” into “Unauthoriz<user>”, and a domain EXAMPLE does not turn
+    sip.example.test into sip.<user>.test."""
+    redaction = Redaction(users=("ed", "EXAMPLE\\ed", "EXAMPLE"))
+    text = redaction.apply("401 Unauthorized from sip.example.test for EXAMPLE\\ed "
+                           "(sip:ed@example.test; NTLM domain EXAMPLE, user ed)")
+    assert text == ("401 Unauthorized from sip.example.test for <user> "
+                    "(sip:<user>@example.test; NTLM domain <user>, user <user>)")
+    assert Redaction(users=("pool",)).apply("pool.example.test pool") == "pool.example.test <user>"
+
+
+def test_hosts_are_hidden_as_whole_names() -> None:
+    redaction = Redaction(hosts=("example.test", "pool.example.test"))
+    assert redaction.apply("pool.example.test, sip.example.test, notexample.test") == \
+        "<host-1>, sip.<domain>, notexample.test"
