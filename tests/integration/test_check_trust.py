@@ -205,3 +205,49 @@ def test_a_proxy_refusing_the_password_is_one_failed_sign_in() -> None:
     assert "SIP proxy" in result.advice.explanation  # type: ignore[union-attr]
     assert result.failed_attempts == 1
     assert registrar.stats.proxy_authenticated == 0
+
+
+# --- what the check relied on reaches Pidgin ----------------------------------------------------
+
+
+def test_a_private_nameserver_and_an_extra_ca_reach_the_export(tmp_path: object) -> None:
+    """Found through a DNS server Pidgin does not ask, trusted through a CA file Pidgin does
+    not know: the export pins the server and hands the certificate to tls_peers."""
+    from pathlib import Path
+
+    from sipe_setup.core.discovery import DiscoveryOptions, Nameserver, ResolverSettings
+    from sipe_setup.core.profiles import Validation
+    from tests.conftest import require_tool
+    from tests.servers.dnsmasq import Dnsmasq, DnsZone
+
+    binary = require_tool("dnsmasq")
+    ca = TestCA.create(Path(str(tmp_path)) / "ca")
+    leaf = ca.issue(["sip.example.test"])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    zone = (DnsZone("example.test").srv("_sipinternaltls._tcp", "sip.example.test", port)
+            .host("sip.example.test", "127.0.0.1"))
+    with Dnsmasq(zone, binary=binary) as dns:
+        async def go() -> CheckResult:
+            registrar = Registrar(RegistrarConfig(users=USERS))
+            await registrar.start(port=port, tls=tls_context(*leaf))
+            try:
+                account = parse_account("alice@example.test", login="EXAMPLE\\alice")
+                options = CheckOptions(
+                    discovery=DiscoveryOptions(resolver=ResolverSettings(
+                        (Nameserver("127.0.0.1", dns.port),), timeout=1.0, attempts=1),
+                        deadline=5.0, autodiscover=False),
+                    ca_file=str(ca.ca_path), response_timeout=2, deadline=30)
+                return await run_check(account, Secret(PASSWORD), options)
+            finally:
+                await registrar.stop()
+
+        result = asyncio.run(go())
+    assert result.verdict is Verdict.SIGNED_IN, report_text(result)
+    assert result.server.private_resolver
+    validation = Validation.from_check(parse_account("alice@example.test"), result)
+    assert validation.pin_server and validation.entry_host == "sip.example.test"
+    assert validation.certificate is not None
+    assert validation.certificate.host == "sip.example.test"
+    assert "BEGIN CERTIFICATE" in (validation.certificate.pem or "")

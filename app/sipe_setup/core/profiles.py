@@ -200,15 +200,15 @@ class Validation:
         entry = result.server.entry_point or selected.candidate
         sipe_pick = (result.discovery or {}).get("sipe_would_use")
         entry_key = (entry.host.lower(), entry.port, entry.transport.value)
-        if account.server is not None:
-            pin = True  # the user typed it; keep it
+        if account.server is not None or result.server.private_resolver:
+            pin = True  # typed by the user, or found through DNS servers Pidgin does not ask
         elif isinstance(sipe_pick, Mapping):
             pick_key = (str(sipe_pick.get("host", "")).lower(), int(sipe_pick.get("port", 0)),
                         str(sipe_pick.get("transport", "")))
             pin = pick_key != entry_key or entry.outside_domain
         else:
             pin = True
-        accepted = result.accepted_certificate
+        accepted = result.accepted_certificate or result.server.trusted_by_ca_file
         return cls(
             at=(now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
             summary=result.summary,

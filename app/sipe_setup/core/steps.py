@@ -248,6 +248,12 @@ class ServerFacts:
     webservice_hosts: list[str] = field(default_factory=list)
     sipe_cannot_do_tls_dsk: bool = False
     auto_fails_in_pidgin: bool = False
+    #: Discovery asked DNS servers given for the check, not the system's: Pidgin will not
+    #: find the same server on its own, so the export pins it.
+    private_resolver: bool = False
+    #: The SIP certificate was trusted through the extra CA file given to the check, which
+    #: Pidgin does not know: the export hands the certificate to Pidgin's tls_peers.
+    trusted_by_ca_file: AcceptedCertificate | None = None
 
     def to_json(self) -> dict[str, object]:
         """The report's ``server`` object (keys only for what is known)."""
@@ -270,6 +276,10 @@ class ServerFacts:
             doc["sipe_cannot_do_tls_dsk"] = True
         if self.auto_fails_in_pidgin:
             doc["auto_fails_in_pidgin"] = True
+        if self.private_resolver:
+            doc["private_resolver"] = True
+        if self.trusted_by_ca_file is not None:
+            doc["trusted_by_ca_file"] = self.trusted_by_ca_file.sha256
         if self.scheme:
             doc["scheme"] = self.scheme
         return doc

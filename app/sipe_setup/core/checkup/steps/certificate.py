@@ -53,6 +53,9 @@ class CertificateStep(Step):
         ctx.facts.certificate = cert
         ctx.facts.tls_version = conn.tls_version or ""
         if cert.acceptable:
+            if ctx.options.ca_file:  # Pidgin knows only the system's CAs and its tls_peers
+                ctx.facts.trusted_by_ca_file = AcceptedCertificate(
+                    attempt.candidate.host, cert.sha256_fingerprint, cert.pem)
             return StepOutcome.passed(f"{conn.tls_version}, trusted, issued to "
                                       f"{attempt.candidate.host}")
         # Only reachable through a fingerprint the user accepted before.

@@ -59,6 +59,7 @@ class DiscoverStep(Step):
         result = await discover(ctx.account, password=ctx.password,
                                 options=ctx.options.discovery, on_event=on_discovery)
         ctx.discovery = result
+        ctx.facts.private_resolver = bool(ctx.options.discovery.resolver.nameservers)
         ctx.timings["discovery"] = ctx.since_start() - started
         candidates = [c for c in result.candidates if c.resolves]
         for index, cand in enumerate(candidates):

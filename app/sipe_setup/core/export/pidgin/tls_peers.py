@@ -55,7 +55,8 @@ def write_trusted_certificates(
         write_atomic(path, certificate.pem.encode("utf-8"))
         files.append(path)
         notes.append(
-            f"Pidgin will trust the certificate you accepted for {certificate.host} "
-            f"without asking again ({path})."
+            f"Pidgin will trust the certificate the check relied on for {certificate.host} "
+            f"(accepted by you, or trusted through an extra CA file Pidgin does not know) "
+            f"without asking ({path})."
         )
     return files, notes
