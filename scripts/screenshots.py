@@ -5,8 +5,11 @@ and after saving, with a private gnome-keyring when it is installed) are shot to
 Pidgin's folder then live in a temporary home.
 
 Runs the real wizard against the test registrar + dnsmasq on loopback (``tests/gui/loopback``)
-under Xvfb, once at 100 % and once at 200 % (``QT_SCALE_FACTOR=2``), and writes
-``docs/screenshots/<name>.png`` and ``<name>@2x.png``. Run from the repository root:
+under Xvfb on a 1366×768 screen — a common laptop —, once at 100 % and once at 200 %
+(``QT_SCALE_FACTOR=2``, which leaves the wizard 683×384 device-independent pixels), and writes
+``docs/screenshots/<name>.png`` and ``<name>@2x.png``. The wizard opens at the size it takes on
+that screen; every shot is also checked for clipped text (``tests/gui/layout_check``), and the
+run fails if anything is cut off. Run from the repository root:
 ``.venv/bin/python scripts/screenshots.py [--out DIR]``.
 """
 
@@ -25,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+#: The virtual screen: a 1366×768 laptop (at 200 % the wizard gets 683×384 of it).
+SCREEN = "1366x768"
+
 NAMES = ("start", "start-pidgin", "account", "account-invalid", "connection", "check-success",
          "result-success", "save", "save-done", "trust-dialog", "check-failure",
          "result-failure")
@@ -40,7 +46,7 @@ def outer(out: Path) -> int:
     for scale, suffix in (("1", ""), ("2", "@2x")):
         env = {**os.environ, "QT_SCALE_FACTOR": scale, "QT_QPA_PLATFORM": "xcb"}
         env.pop("WAYLAND_DISPLAY", None)
-        command = [xvfb, "-a", "-s", "-screen 0 2560x2048x24", sys.executable, __file__,
+        command = [xvfb, "-a", "-s", f"-screen 0 {SCREEN}x24", sys.executable, __file__,
                    "--inner", "--out", str(out), "--suffix", suffix]
         done = subprocess.run(command, env=env, cwd=ROOT, check=False)
         if done.returncode != 0:
@@ -57,6 +63,7 @@ def inner(out: Path, suffix: str) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QWidget, QWizard
+    from tests.gui.layout_check import clipped_widgets
     from tests.gui.loopback import DEMO_LOGIN, DEMO_PASSWORD, DEMO_SIGNIN, LoopbackSite
 
     from sipe_setup import APP_ID
@@ -82,11 +89,12 @@ def inner(out: Path, suffix: str) -> int:
         loop.exec()
 
     def wait(signal: SignalInstance, timeout_ms: int = 30000) -> list[object]:
-        got: list[object] = []
+        """The arguments of the next emission (an empty list for a signal without any)."""
+        got: list[tuple[object, ...]] = []
         loop = QEventLoop()
 
         def on(*args: object) -> None:
-            got.extend(args)
+            got.append(args)
             loop.quit()
 
         signal.connect(on)
@@ -95,10 +103,17 @@ def inner(out: Path, suffix: str) -> int:
         signal.disconnect(on)
         if not got:
             raise TimeoutError(f"no {signal} within {timeout_ms} ms")
-        return got
+        return list(got[0])
+
+    clipped: list[str] = []
 
     def shot(widget: QWidget, name: str) -> None:
         settle()
+        screen = widget.screen().availableGeometry()
+        if widget.width() > screen.width() or widget.height() > screen.height():
+            clipped.append(f"{name}{suffix}: {widget.width()}×{widget.height()} is larger than "
+                           f"the screen ({screen.width()}×{screen.height()})")
+        clipped.extend(f"{name}{suffix}: {problem}" for problem in clipped_widgets(widget))
         path = out / f"{name}{suffix}.png"
         if not widget.grab().save(str(path)):
             raise RuntimeError(f"could not write {path}")
@@ -115,6 +130,7 @@ def inner(out: Path, suffix: str) -> int:
         if not start_page:
             wizard.prefill({"signin": DEMO_SIGNIN, "login": DEMO_LOGIN})
         wizard.show()
+        wizard.move(0, 0)
         settle(400)
         return wizard
 
@@ -171,6 +187,11 @@ def inner(out: Path, suffix: str) -> int:
             next_page(wizard)
             if wizard.save_page.keyring_busy():  # the keyring is asked off the GUI thread
                 wait(wizard.save_page.keyring_checked)
+            readiness = getattr(wizard.save_page, "readiness_box", None)
+            for _ in range(100):  # "Pidgin on this computer" looks in the background too
+                if readiness is None or not readiness.busy():
+                    break
+                settle(100)
             shot(wizard, "save")
             QTest.mouseClick(wizard.save_page.save_button, Qt.MouseButton.LeftButton)
             wait(wizard.save_page.saved)
@@ -213,6 +234,9 @@ def inner(out: Path, suffix: str) -> int:
             QTest.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
             wait(wizard.check_page.check_finished)
             wizard.close()
+    if clipped:
+        print("clipped:\n  " + "\n  ".join(clipped), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,13 +1,19 @@
-"""Command-line front end over :mod:`sipe_setup.core` (argparse; no logic of its own)."""
+"""Command-line front end over :mod:`sipe_setup.core` (argparse; no logic of its own).
+
+Start-up: only argparse and the command modules' parser definitions are imported to build
+the parser, so ``sipe-setup --help`` and ``--version`` cost little more than the interpreter;
+each handler imports the part of the core it needs when it runs
+(``tests/unit/test_startup_imports.py`` keeps it so).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
+import gc
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sipe_setup import __version__
 from sipe_setup.cli_check import add_check_command
@@ -20,27 +26,16 @@ from sipe_setup.cli_common import (
     printable_output,
     read_password,
     seconds_arg,
+    startup_done,
     take_password_from_environment,
 )
 from sipe_setup.cli_profiles import add_profile_commands
-from sipe_setup.core.account import (
-    AccountSettings,
-    AccountValidationError,
-    parse_account,
-)
-from sipe_setup.core.advice import RenderedAdvice
-from sipe_setup.core.discovery import (
-    AutodiscoverSettings,
-    DiscoveryMode,
-    DiscoveryOptions,
-    DiscoveryResult,
-    QueryOutcome,
-    ResolverSettings,
-    discover,
-    recommended_records,
-)
 from sipe_setup.core.hardening import harden_process
-from sipe_setup.core.textsafety import escape_json_output, printable
+
+if TYPE_CHECKING:
+    from sipe_setup.core.account import AccountSettings
+    from sipe_setup.core.advice import RenderedAdvice
+    from sipe_setup.core.discovery import DiscoveryResult, QueryOutcome
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,10 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Set up and check a Lync / Skype for Business account for Pidgin + SIPE.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    entry = parser.add_mutually_exclusive_group()  # for pipx/pip installs (sipe_setup.desktop)
+    entry.add_argument("--install-desktop-entry", dest="desktop_entry", action="store_const",
+                       const="install", help="add sipe-setup-gui to your desktop's menu "
+                       "(~/.local/share/applications, with its icon) and exit")
+    entry.add_argument("--uninstall-desktop-entry", dest="desktop_entry", action="store_const",
+                       const="uninstall", help="remove that menu entry and icon and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_discover_command(subparsers)
     add_check_command(subparsers)
     add_profile_commands(subparsers)
+    from sipe_setup.cli_bitlbee import add_bitlbee_command  # light: handlers import the core
+    from sipe_setup.cli_doctor import add_doctor_command
+
+    add_doctor_command(subparsers)
+    add_bitlbee_command(subparsers)
     return parser
 
 
@@ -72,12 +78,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sipe_setup.gui.app import run_wizard  # Qt only when the wizard is wanted
 
         return run_wizard([])
+    # A command line runs once and exits: no cyclic garbage collection while its modules load
+    # (about 7 % of its start-up); a long-running command turns it on again once it has
+    # imported what it needs (cli_common.startup_done).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _command(arguments)
+    finally:
+        if collecting:  # as it was (main may run inside a longer-lived process)
+            gc.unfreeze()
+            gc.enable()
+
+
+def _command(arguments: list[str]) -> int:
     # Everything printed from here on may hold text from a server or a file: shown, never
     # obeyed by the terminal (DESIGN §6).
     with printable_output():
         parser = build_parser()
         args = parser.parse_args(arguments)
         take_password_from_environment(args)  # before anything can start a child process
+        if getattr(args, "desktop_entry", None):
+            if args.command is not None:
+                parser.error("--install-desktop-entry/--uninstall-desktop-entry take no command")
+            from sipe_setup.desktop import desktop_entry_command
+
+            return desktop_entry_command(args.desktop_entry)
         if args.command is None:
             parser.print_help()
             return EXIT_OK
@@ -124,6 +150,19 @@ def add_discover_command(subparsers: argparse._SubParsersAction[argparse.Argumen
 
 def run_discover(args: argparse.Namespace) -> int:
     """Handler of ``discover``: exit 0 with a server, 1 without, 2 for bad input."""
+    import asyncio
+    import json
+
+    from sipe_setup.core.account import AccountValidationError, parse_account
+    from sipe_setup.core.discovery import (
+        AutodiscoverSettings,
+        DiscoveryOptions,
+        ResolverSettings,
+        discover,
+    )
+    from sipe_setup.core.textsafety import escape_json_output
+
+    startup_done()
     try:
         account = parse_account(args.user, login=args.login, server=args.server,
                                 transport=args.transport, user_agent=args.user_agent)
@@ -154,6 +193,8 @@ def run_discover(args: argparse.Namespace) -> int:
 
 def discover_document(account: AccountSettings, result: DiscoveryResult) -> dict[str, object]:
     """The ``--json`` document of ``discover`` (schema: README, "JSON output (discover)")."""
+    from sipe_setup.core.discovery import recommended_records
+
     document: dict[str, object] = {"schema_version": 1, "command": "discover",
                                    "signin": account.signin.address}
     document["verdict"] = "found" if result.found else "none"
@@ -164,6 +205,8 @@ def discover_document(account: AccountSettings, result: DiscoveryResult) -> dict
 
 
 def _records_text(query_records: Sequence[str], detail: str, outcome: QueryOutcome) -> str:
+    from sipe_setup.core.discovery import QueryOutcome
+
     if query_records:
         return ", ".join(query_records)
     return "" if outcome is QueryOutcome.ANSWER else detail
@@ -178,11 +221,16 @@ def _failure(result: DiscoveryResult) -> RenderedAdvice:
 
 def render_discovery(account: AccountSettings, result: DiscoveryResult) -> str:
     """The human-readable table of ``discover``."""
+    from sipe_setup.core.discovery import DiscoveryMode, recommended_records
+    from sipe_setup.core.textsafety import printable
+
     lines = [f"Discovery for {account.signin.address} (SIP domain {result.sip_domain}, "
              f"connection type {account.transport.value})"]
     if result.mode is DiscoveryMode.MANUAL:
         lines.append("A server was given: SIPE skips discovery and connects to it directly.")
-    if result.nameservers:
+    if result.resolver:
+        lines.append(f"DNS: {result.resolver}")
+    elif result.nameservers:
         lines.append(f"DNS servers: {', '.join(result.nameservers)}")
     if result.queries:
         lines += ["", "DNS queries"]

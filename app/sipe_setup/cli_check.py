@@ -1,13 +1,17 @@
-"""``sipe-setup check``: the trial sign-in from the command line (same engine as the wizard)."""
+"""``sipe-setup check``: the trial sign-in from the command line (same engine as the wizard).
+
+Only argparse at import time: the handler imports the check engine when it runs. The text
+report's first line — the phone code — is printed the moment the verdict is known; the rest
+(with the sign-out step) follows when the check has ended.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sipe_setup.cli_common import (
     EXIT_OK,
@@ -17,26 +21,21 @@ from sipe_setup.cli_common import (
     nameserver_arg,
     read_password,
     seconds_arg,
+    startup_done,
 )
-from sipe_setup.cli_profiles import add_save_options, save_checked_profile
-from sipe_setup.core.account import AccountValidationError, Secret, parse_account
-from sipe_setup.core.checkup import CheckOptions, TrustKind, TrustQuestion, run_check
-from sipe_setup.core.discovery import (
-    AutodiscoverSettings,
-    DiscoveryOptions,
-    ResolverSettings,
-)
-from sipe_setup.core.report import Redaction, report_json, report_text
-from sipe_setup.core.sharefile import SharedSettingsError, load_shared_settings
-from sipe_setup.core.steps import StepEvent, StepStatus
-from sipe_setup.core.textsafety import printable
-from sipe_setup.core.transport import normalize_sha256_fingerprint
+from sipe_setup.cli_profiles import add_save_options
 
-_MARK = {StepStatus.PASS: "[ OK ]", StepStatus.WARN: "[WARN]", StepStatus.FAIL: "[FAIL]",
-         StepStatus.SKIP: "[SKIP]"}
+if TYPE_CHECKING:
+    from sipe_setup.core.account import Secret
+    from sipe_setup.core.checkup import TrustQuestion
+    from sipe_setup.core.steps import CheckResult, StepEvent
+
+_MARK = {"pass": "[ OK ]", "warn": "[WARN]", "fail": "[FAIL]", "skip": "[SKIP]"}
 
 
 def _fingerprint(text: str) -> str:
+    from sipe_setup.core.transport import normalize_sha256_fingerprint
+
     fingerprint = normalize_sha256_fingerprint(text)
     if fingerprint is None:
         raise argparse.ArgumentTypeError("a SHA-256 fingerprint has 64 hex digits "
@@ -94,6 +93,10 @@ def add_check_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 def _password(args: argparse.Namespace) -> Secret | str | None:
     """The password, None for SSO, or an error sentence."""
+    import getpass
+
+    from sipe_setup.core.account import Secret
+
     if args.sso:
         return None
     given = read_password(args)
@@ -113,6 +116,9 @@ def _with_prefill(args: argparse.Namespace) -> frozenset[str] | str:
     values: dict[str, str | bool] = {}
     trusted: frozenset[str] = frozenset()
     if args.prefill is not None:
+        from sipe_setup.core.sharefile import SharedSettingsError, load_shared_settings
+        from sipe_setup.core.textsafety import printable
+
         try:
             shared = load_shared_settings(args.prefill)
         except SharedSettingsError as exc:
@@ -133,6 +139,8 @@ def _with_prefill(args: argparse.Namespace) -> frozenset[str] | str:
 async def ask_yes_no(prompt: str) -> bool:
     """Ask on the terminal without blocking the event loop, so the check's deadline and
     Ctrl-C still apply; end of input (Ctrl-D) and anything but yes mean no."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     line: asyncio.Future[str] = loop.create_future()
     fd = sys.stdin.fileno()
@@ -155,6 +163,19 @@ async def ask_yes_no(prompt: str) -> bool:
 
 def run_check_command(args: argparse.Namespace) -> int:
     """Handler of ``check``."""
+    import asyncio
+
+    from sipe_setup.cli_profiles import save_checked_profile
+    from sipe_setup.core.account import AccountValidationError, parse_account
+    from sipe_setup.core.checkup import CheckOptions, TrustKind, run_check
+    from sipe_setup.core.discovery import (
+        AutodiscoverSettings,
+        DiscoveryOptions,
+        ResolverSettings,
+    )
+    from sipe_setup.core.textsafety import printable
+
+    startup_done()
     prefilled = _with_prefill(args)
     if isinstance(prefilled, str):
         print(f"sipe-setup check: --prefill: {prefilled}", file=sys.stderr)
@@ -189,7 +210,7 @@ def run_check_command(args: argparse.Namespace) -> int:
 
     def on_event(event: StepEvent) -> None:
         if live and event.kind == "finished":
-            print(f"{_MARK.get(event.status, '[    ]')} {printable(event.title)}: "
+            print(f"{_MARK.get(event.status.value, '[    ]')} {printable(event.title)}: "
                   f"{printable(event.line)}",
                   file=sys.stderr, flush=True)
 
@@ -203,14 +224,25 @@ def run_check_command(args: argparse.Namespace) -> int:
             text += f"\n  SHA-256: {question.certificate.sha256_fingerprint}"
         return await ask_yes_no(f"{text}\nAccept? [y/N] ")
 
+    shown: list[str] = []  # the report's first line, printed at the verdict
+
+    def on_verdict(early: CheckResult) -> None:
+        if not args.json:
+            shown.append(f"Code: {early.code}")
+            print(shown[0], flush=True)
+
     result = asyncio.run(run_check(account, password, options, on_event=on_event,
-                                   ask_trust=ask_trust))
+                                   ask_trust=ask_trust, on_verdict=on_verdict))
+    from sipe_setup.core.report import Redaction, report_json, report_text
+
     redaction = Redaction.for_check(account, result, password, users=args.redact_user,
                                     hosts=args.redact_hosts)
     if args.json:
         print(report_json(result, redaction))
     else:
-        print(report_text(result, redaction), end="")
+        text = report_text(result, redaction)
+        first, _, rest = text.partition("\n")
+        print(rest if shown and first == shown[0] else text, end="")
     if args.save:
         return save_checked_profile(args, account, password, result)
     return EXIT_OK if result.ok else EXIT_PROBLEM

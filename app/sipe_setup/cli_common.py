@@ -1,4 +1,9 @@
-"""Argument parsing shared by the ``sipe-setup`` subcommands."""
+"""Argument parsing shared by the ``sipe-setup`` subcommands.
+
+Only argparse (and the small text-safety module) at import time: ``sipe-setup --help`` builds
+every command's parser from here, so what a command needs from the core is imported when the
+command runs (or when its option is parsed).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,32 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sipe_setup.core.account import Secret
-from sipe_setup.core.discovery import Nameserver, parse_nameserver
-from sipe_setup.core.hardening import take_environment_variable
 from sipe_setup.core.textsafety import printable_lines
+
+if TYPE_CHECKING:
+    from sipe_setup.core.account import Secret
+    from sipe_setup.core.discovery.dns import Nameserver
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 
 
+def startup_done() -> None:
+    """A command has imported what it needs: garbage collection on again (``main`` turns it
+    off while modules load), with what was loaded so far left out of every collection."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
+
+
 def nameserver_arg(text: str) -> Nameserver:
     """``--nameserver IP[:PORT]``."""
+    from sipe_setup.core.discovery.dns import parse_nameserver
+
     try:
         return parse_nameserver(text)
     except ValueError as exc:
@@ -55,6 +72,9 @@ def take_password_from_environment(args: argparse.Namespace) -> None:
     name = getattr(args, "password_env", None)
     if not name or hasattr(args, "password_from_env"):
         return
+    from sipe_setup.core.account import Secret
+    from sipe_setup.core.hardening import take_environment_variable
+
     value = take_environment_variable(name)
     args.password_from_env = Secret(value) if value else None
 
@@ -62,6 +82,8 @@ def take_password_from_environment(args: argparse.Namespace) -> None:
 def read_password(args: argparse.Namespace) -> Secret | str | None:
     """The password from stdin or the environment, None when neither was asked for, or an
     error sentence."""
+    from sipe_setup.core.account import Secret
+
     if args.password_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         return Secret(line) if line else "no password on standard input"

@@ -1,16 +1,16 @@
 """``sipe-setup profiles …``, ``export-pidgin``, ``import-pidgin`` and ``check --save``.
 
 The messages come from :mod:`sipe_setup.core.profile_actions`, so the CLI and the wizard say
-the same things.
+the same things. Only argparse at import time: each handler imports the core when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sipe_setup.cli_common import (
     EXIT_OK,
@@ -19,30 +19,16 @@ from sipe_setup.cli_common import (
     add_password_options,
     read_password,
 )
-from sipe_setup.core.account import AccountSettings, AccountValidationError, Secret
-from sipe_setup.core.export.pidgin import (
-    PasswordMode,
-    PidginFileError,
-    PidginRunning,
-    default_purple_dir,
-)
-from sipe_setup.core.fileio import FileWriteError, describe_os_error
-from sipe_setup.core.profile_actions import (
-    delete_profile,
-    export_profile,
-    import_pidgin_accounts,
-    rename_profile,
-    save_profile,
-)
-from sipe_setup.core.profiles import Profile, ProfileError, ProfileStore
-from sipe_setup.core.secrets import KeyringUnavailable, PasswordVault
-from sipe_setup.core.sharefile import (
-    SharedFileExists,
-    SharedSettingsError,
-    shared_settings_from_profile,
-    write_shared_settings,
-)
-from sipe_setup.core.steps import CheckResult
+
+if TYPE_CHECKING:
+    from sipe_setup.core.account import AccountSettings, Secret
+    from sipe_setup.core.export.pidgin import PasswordMode
+    from sipe_setup.core.profiles import Profile
+    from sipe_setup.core.steps import CheckResult
+
+#: ``--password-mode`` choices: the values of :class:`~sipe_setup.core.export.pidgin.PasswordMode`
+#: (a unit test keeps them equal), written out so that building the parser imports no core.
+PASSWORD_MODES = ("none", "keyring", "cleartext")
 
 
 def _err(command: str, message: str) -> None:
@@ -51,6 +37,8 @@ def _err(command: str, message: str) -> None:
 
 def _os_error_text(exc: OSError) -> str:
     """An ``OSError`` in plain words naming its file (never "[Errno 13] …")."""
+    from sipe_setup.core.fileio import FileWriteError, describe_os_error
+
     if isinstance(exc, FileWriteError):
         return str(exc)
     where = f"{exc.filename}: " if exc.filename else ""
@@ -88,6 +76,10 @@ def add_save_options(cmd: argparse.ArgumentParser) -> None:
 def save_checked_profile(args: argparse.Namespace, account: AccountSettings,
                          password: Secret | None, result: CheckResult) -> int:
     """``check --save NAME``: store the validated profile; messages on stderr."""
+    from sipe_setup.core.profile_actions import save_profile
+    from sipe_setup.core.profiles import Profile, ProfileError, ProfileStore
+    from sipe_setup.core.secrets import KeyringUnavailable, PasswordVault
+
     if not result.ok:
         _err("check", f"profile “{args.save}” not saved: the check did not sign in.")
         return EXIT_PROBLEM
@@ -124,7 +116,8 @@ def save_checked_profile(args: argparse.Namespace, account: AccountSettings,
 
 def _add_purple_dir(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--purple-dir", type=Path, metavar="DIR",
-                     help=f"Pidgin's settings folder (default: {default_purple_dir()})")
+                     help="Pidgin's settings folder (default: ~/.purple; on Windows "
+                          "%%APPDATA%%\\.purple)")
 
 
 def add_profile_commands(
@@ -174,8 +167,7 @@ def add_profile_commands(
         "Quit Pidgin first: it rewrites accounts.xml when it exits.")
     exp.add_argument("profile", metavar="PROFILE")
     _add_purple_dir(exp)
-    exp.add_argument("--password-mode", choices=[m.value for m in PasswordMode],
-                     default=PasswordMode.NONE.value,
+    exp.add_argument("--password-mode", choices=PASSWORD_MODES, default="none",
                      help="none: Pidgin asks at sign-in (default); keyring: the "
                           "pidgin-gnome-keyring plugin reads it from the keyring; cleartext: "
                           "stored in plain text in accounts.xml")
@@ -209,6 +201,8 @@ def _profile_json(profile: Profile) -> dict[str, object]:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from sipe_setup.core.profiles import ProfileStore
+
     listings = ProfileStore().list()
     if args.json:
         print(json.dumps([{"id": item.id, "file": str(item.path), "problem": item.problem,
@@ -232,6 +226,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _load(command: str, name: str) -> Profile | None:
+    from sipe_setup.core.profiles import ProfileError, ProfileStore
+
     try:
         return ProfileStore().load(name)
     except ProfileError as exc:
@@ -271,6 +267,10 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _rename(args: argparse.Namespace) -> int:
+    from sipe_setup.core.profile_actions import rename_profile
+    from sipe_setup.core.profiles import ProfileError, ProfileStore
+    from sipe_setup.core.secrets import KeyringUnavailable, PasswordVault
+
     try:
         lines = rename_profile(ProfileStore(), PasswordVault(), args.name, args.new_name)
     except (ProfileError, KeyringUnavailable, OSError) as exc:
@@ -281,6 +281,10 @@ def _rename(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
+    from sipe_setup.core.profile_actions import delete_profile
+    from sipe_setup.core.profiles import ProfileError, ProfileStore
+    from sipe_setup.core.secrets import PasswordVault
+
     try:
         lines = delete_profile(ProfileStore(), PasswordVault(), args.name,
                                keep_password=args.keep_password)
@@ -292,6 +296,13 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _share(args: argparse.Namespace) -> int:
+    from sipe_setup.core.sharefile import (
+        SharedFileExists,
+        SharedSettingsError,
+        shared_settings_from_profile,
+        write_shared_settings,
+    )
+
     profile = _load("profiles share", args.name)
     if profile is None:
         return EXIT_PROBLEM
@@ -325,6 +336,11 @@ def _share(args: argparse.Namespace) -> int:
 def _export_password(args: argparse.Namespace, profile: Profile,
                      mode: PasswordMode) -> Secret | str | None:
     """A password typed for this export, None to use the keyring's, or an error sentence."""
+    import getpass
+
+    from sipe_setup.core.account import Secret
+    from sipe_setup.core.export.pidgin import PasswordMode
+
     given = read_password(args)
     if given is not None or mode is PasswordMode.NONE or profile.sso:
         return given
@@ -340,6 +356,17 @@ def _export_password(args: argparse.Namespace, profile: Profile,
 
 
 def _export(args: argparse.Namespace) -> int:
+    from sipe_setup.core.account import AccountValidationError
+    from sipe_setup.core.export.pidgin import (
+        PasswordMode,
+        PidginFileError,
+        PidginRunning,
+        default_purple_dir,
+    )
+    from sipe_setup.core.profile_actions import export_profile
+    from sipe_setup.core.profiles import ProfileError
+    from sipe_setup.core.secrets import KeyringUnavailable, PasswordVault
+
     profile = _load("export-pidgin", args.profile)
     if profile is None:
         return EXIT_PROBLEM
@@ -367,6 +394,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from sipe_setup.core.export.pidgin import PidginFileError, PidginRunning, default_purple_dir
+    from sipe_setup.core.profile_actions import import_pidgin_accounts
+    from sipe_setup.core.profiles import ProfileStore
+    from sipe_setup.core.secrets import PasswordVault
+
     purple_dir = args.purple_dir or default_purple_dir()
     try:
         outcomes = import_pidgin_accounts(ProfileStore(), PasswordVault(), purple_dir,

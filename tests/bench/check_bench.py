@@ -21,12 +21,12 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from sipe_setup.core.account import Secret, parse_account
 from sipe_setup.core.checkup import CheckOptions, run_check
 from sipe_setup.core.discovery import DiscoveryOptions, Nameserver, ResolverSettings
+from tests.bench.support import TcpDelayProxy
 from tests.servers.dns_proxy import DnsProxy
 from tests.servers.dnsmasq import Dnsmasq, DnsZone, free_udp_port
 from tests.servers.kdc import MitKdc
@@ -35,52 +35,6 @@ from tests.servers.registrar import Registrar, RegistrarConfig
 HOP = 0.050
 PASSWORD = "Passw0rd!"
 RUNS = 5
-
-
-class TcpDelayProxy:
-    """Forwards TCP to ``upstream_port``, delaying every chunk by ``delay`` s each way."""
-
-    def __init__(self, upstream_port: int, delay: float) -> None:
-        self.upstream_port = upstream_port
-        self.delay = delay
-        self.server: asyncio.Server | None = None
-
-    async def start(self, port: int) -> None:
-        self.server = await asyncio.start_server(self._on_client, "127.0.0.1", port)
-
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-
-        async def deliver() -> None:
-            while True:
-                due, data = await queue.get()
-                if not data:
-                    writer.close()
-                    return
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                writer.write(data)
-                await writer.drain()
-
-        sender = asyncio.create_task(deliver())
-        try:
-            while True:
-                data = await reader.read(65536)
-                await queue.put((time.monotonic() + self.delay, data))
-                if not data:
-                    break
-            await sender
-        except (ConnectionError, OSError):
-            sender.cancel()
-
-    async def _on_client(self, reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer),
-                             return_exceptions=True)
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
 
 
 async def one_check(dns_port: int, login: str, auth: str) -> tuple[float, float, int]:

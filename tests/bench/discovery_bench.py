@@ -43,6 +43,7 @@ from sipe_setup.core.discovery import (  # noqa: E402
     discover,
 )
 from sipe_setup.core.discovery.dns import make_resolver, run_query  # noqa: E402
+from sipe_setup.core.discovery.plan import sipe_connect_port  # noqa: E402
 from tests.servers.dns_proxy import DnsProxy  # noqa: E402
 from tests.servers.dnsmasq import Dnsmasq, DnsZone  # noqa: E402
 
@@ -52,7 +53,16 @@ USER = f"alice@{DOMAIN}"
 
 async def sequential_walk(resolver: dns.asyncresolver.Resolver) -> tuple[str, int]:
     """SIPE's order, one name after the other; returns (server host, names resolved)."""
-    plan = build_plan(parse_account(USER))
+    host, _, steps = await sequential_walk_server(resolver, USER)
+    return host, steps
+
+
+async def sequential_walk_server(resolver: dns.asyncresolver.Resolver, user: str,
+                                 transport: str = "auto") -> tuple[str, int, int]:
+    """SIPE's order for ``user``, one name after the other: (host, port, names resolved);
+    ("", 0, n) when nothing is found."""
+    account = parse_account(user, transport=transport)
+    plan = build_plan(account)
     steps = 0
 
     async def host_resolves(name: str, purpose: QueryPurpose) -> bool:
@@ -64,18 +74,18 @@ async def sequential_walk(resolver: dns.asyncresolver.Resolver) -> tuple[str, in
     for host in plan.autodiscover_hosts:
         steps += 1
         if await host_resolves(host, QueryPurpose.AUTODISCOVER_HOST):
-            return host, steps  # (the bench zone never publishes these)
+            return host, 443, steps  # (the bench zones never publish these)
     for lookup in plan.srv:
         steps += 1
         srv = await run_query(resolver, lookup.name, RecordType.SRV, QueryPurpose.SRV)
         target = srv.sipe_srv_target
         if target is not None and target.target != ".":
-            return target.target, steps
+            return target.target, sipe_connect_port(target.port, lookup.transport), steps
     for address in plan.addresses:
         steps += 1
         if await host_resolves(address.name, QueryPurpose.A_FALLBACK):
-            return address.name, steps
-    return "", steps
+            return address.name, address.port, steps
+    return "", 0, steps
 
 
 async def concurrent_engine(settings: ResolverSettings) -> tuple[str, float | None]:

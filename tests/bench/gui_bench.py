@@ -1,16 +1,15 @@
-"""Benchmark: the wizard's GUI thread during checks, and its cold start (DESIGN §5).
+"""Benchmark: the wizard's GUI thread during checks (DESIGN §5).
 
     .venv/bin/python -m tests.bench.gui_bench
 
-1. **GUI thread gaps.** The wizard (offscreen) runs full checks — DNS discovery through dnsmasq,
-   TLS, three NTLM REGISTERs, the signed 200, sign-out — against the test registrar on
-   127.0.0.1, while a 10 ms ``QTimer`` on the GUI thread records the time between its ticks.
-   Printed: the worst gap and the 99th percentile over all checks. Target: worst ≤ 50 ms.
-   The check pipeline is imported in the background first, as ``sipe-setup-gui`` does while
-   the user types.
-2. **Cold start.** A fresh interpreter until the first page is shown and painted, against a
-   fresh interpreter that imports ``PySide6.QtWidgets`` and shows an empty window (median of
-   several runs each, offscreen). Target: ratio < 1.5.
+**GUI thread gaps.** The wizard (offscreen) runs full checks — DNS discovery through dnsmasq,
+TLS, three NTLM REGISTERs, the signed 200, sign-out — against the test registrar on
+127.0.0.1, while a 10 ms ``QTimer`` on the GUI thread records the time between its ticks.
+Printed: the worst gap and the 99th percentile over all checks. Target: worst ≤ 50 ms.
+The check pipeline is imported in the background first, as ``sipe-setup-gui`` does while
+the user types.
+
+The cold start (against a bare one-page ``QWizard``, with peak RSS) is in ``startup_bench``.
 """
 
 from __future__ import annotations
@@ -20,58 +19,12 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 CHECKS = 5
-STARTS = 7
-ROOT = Path(__file__).resolve().parents[2]
-
-_BARE = """
-import time; t0 = time.perf_counter()
-from PySide6.QtWidgets import QApplication, QWidget
-app = QApplication([])
-w = QWidget(); w.resize(760, 600); w.show(); w.repaint(); app.processEvents()
-print(time.perf_counter() - t0)
-"""
-
-_WIZARD = """
-import time; t0 = time.perf_counter()
-from PySide6.QtWidgets import QApplication
-from sipe_setup.gui.app import build_parser, make_wizard
-app = QApplication([])
-w = make_wizard(build_parser().parse_args([]), settings_enabled=False)
-w.show(); w.repaint(); app.processEvents()
-assert w.currentPage() is not None and w.currentPage().isVisible()
-print(time.perf_counter() - t0)
-"""
-
-
-def _wall(code: str) -> tuple[float, float]:
-    """(process wall time, in-process time to the shown window) for one cold start."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    return time.perf_counter() - started, float(done.stdout.strip().splitlines()[-1])
-
-
-def cold_start() -> None:
-    bare = [_wall(_BARE) for _ in range(STARTS)]
-    wizard = [_wall(_WIZARD) for _ in range(STARTS)]
-    bare_wall = statistics.median(b[0] for b in bare)
-    wizard_wall = statistics.median(w[0] for w in wizard)
-    bare_in = statistics.median(b[1] for b in bare)
-    wizard_in = statistics.median(w[1] for w in wizard)
-    print(f"cold start (median of {STARTS}, offscreen, process start to window shown):")
-    print(f"  bare PySide6.QtWidgets + empty window  {bare_wall * 1000:6.0f} ms "
-          f"(after interpreter start: {bare_in * 1000:.0f} ms)")
-    print(f"  sipe-setup wizard, first page          {wizard_wall * 1000:6.0f} ms "
-          f"(after interpreter start: {wizard_in * 1000:.0f} ms)")
-    print(f"  ratio {wizard_wall / bare_wall:.2f} (target < 1.5)")
-
 
 def gui_gaps() -> None:
     from PySide6.QtCore import QEventLoop, QTimer
@@ -143,7 +96,6 @@ def gui_gaps() -> None:
 
 
 def main() -> None:
-    cold_start()
     gui_gaps()
 
 

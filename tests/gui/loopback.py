@@ -60,6 +60,8 @@ class LoopbackSite:
         self.verbose = verbose
         self._dnsmasq_binary = dnsmasq or dnsmasq_binary()
         self.ca_file: str | None = None
+        #: The registrar's own certificate (PEM), issued for sip.example.test; None without TLS.
+        self.cert_file: str | None = None
         self.port = 0
         self._registrar: subprocess.Popen[str] | None = None
         self._dns: Dnsmasq | None = None
@@ -80,9 +82,11 @@ class LoopbackSite:
             ca = TestCA.create(self.directory / "ca")
             issued = ca.issue([SERVER_NAME])
             self.ca_file = str(ca.ca_path)
+            self.cert_file = str(issued.cert_path)
             command += ["--tls", str(issued.cert_path), str(issued.key_path)]
         elif self.tls == "self-signed":
             issued = self_signed(self.directory / "self-signed", [SERVER_NAME])
+            self.cert_file = str(issued.cert_path)
             command += ["--tls", str(issued.cert_path), str(issued.key_path)]
         if self.verbose:
             command.append("-v")

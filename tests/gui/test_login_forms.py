@@ -43,7 +43,8 @@ def test_other_login_forms_only_on_request(qtbot: QtBot) -> None:
         assert wizard.currentId() == PageId.RESULT
         button = wizard.result_page.login_forms_button
         assert button.isVisible()
-        assert "failed sign-in" in button.text()
+        assert "failed sign-in" in wizard.result_page.login_forms_note.text()
+        assert wizard.result_page.login_forms_note.isVisible()
 
         with qtbot.waitSignal(wizard.check_page.check_finished, timeout=30000) as second:
             qtbot.mouseClick(button, Qt.MouseButton.LeftButton)

@@ -391,6 +391,7 @@ def test_pidgin_running_blocks_the_export(qtbot: QtBot, site: LoopbackSite,
         qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)  # refused at once
         assert page.worker is None
         assert "Nothing was written" in page.status_message.message()
+        assert "Finch" not in page.status_message.message()  # named once, under the folder
         assert not (purple / "accounts.xml").exists()
         assert store.list() == []
     finally:

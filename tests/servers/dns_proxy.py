@@ -107,8 +107,10 @@ class DnsProxy:
 
     def __init__(self, upstream_port: int, *, upstream_host: str = "127.0.0.1",
                  delay_ms: float = 0.0, drop_names: Iterable[str] = (),
-                 servfail_names: Iterable[str] = (), refused_names: Iterable[str] = ()) -> None:
+                 servfail_names: Iterable[str] = (), refused_names: Iterable[str] = (),
+                 listen_port: int = 0) -> None:
         self.upstream_host = upstream_host
+        self.listen_port = listen_port  # 0: a free port (53 inside a private namespace)
         self.upstream_port = upstream_port
         self.delay_ms = delay_ms
         self.drop_names = _normalize(drop_names)
@@ -130,7 +132,7 @@ class DnsProxy:
             self._loop = loop
             try:
                 transport, _ = loop.run_until_complete(loop.create_datagram_endpoint(
-                    lambda: _ProxyProtocol(self), local_addr=("127.0.0.1", 0)))
+                    lambda: _ProxyProtocol(self), local_addr=("127.0.0.1", self.listen_port)))
                 self._transport = transport
                 self.port = int(transport.get_extra_info("sockname")[1])
             except BaseException as exc:  # reported to the starting thread

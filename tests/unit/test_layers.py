@@ -5,7 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parents[2] / "app" / "sipe_setup" / "core"
+import sipe_setup.core
+
+# The package as imported: the source tree, or an installed wheel / Debian package.
+CORE = Path(sipe_setup.core.__file__).resolve().parent
 FORBIDDEN = ("PySide6", "shiboken6", "PyQt5", "PyQt6", "sipe_setup.gui")
 
 

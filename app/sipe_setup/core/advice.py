@@ -210,9 +210,9 @@ _ENTRIES: Final = (
     AdviceEntry(
         "not-lync", "SS-SIP-NOTLYNC", "{host} is a SIP server, but not Lync / Skype for Business",
         "It {answer} and identifies itself as “{server_header}”. That is typical of a VoIP "
-        "telephone system reached through the _sip._tls / _sip._tcp DNS records, not of your "
-        "instant-messaging server (Lync always accepts the sign-in request and asks for NTLM, "
-        "Kerberos or TLS-DSK).",
+        "telephone system, not of your instant-messaging server (Lync always accepts the "
+        "sign-in request and asks for NTLM, Kerberos or TLS-DSK). The check's step “Find the "
+        "server” shows which DNS record or setting led to {host}.",
         "Enter your Lync / Skype for Business server manually in Server (ask IT for its name).",
         Field.SERVER),
     AdviceEntry(
@@ -540,10 +540,8 @@ _ENTRIES: Final = (
         "_kerberos._udp); or choose NTLM.", None),
     AdviceEntry(
         "kerberos-unavailable", "SS-KRB-MISSING", "Kerberos support is not installed",
-        "The Python Kerberos modules (gssapi, krb5) are not installed, so Kerberos cannot be "
-        "tried.",
-        "Install sipe-setup with the kerberos extra (pip install 'sipe-setup[kerberos]'), or "
-        "choose NTLM.", Field.AUTH),
+        "sipe-setup cannot try Kerberos: {detail}.",
+        "{install}; or choose NTLM.", Field.AUTH),
     AdviceEntry(
         "clock-skew", "SS-AUTH-CLOCK", "This computer's clock is off by {skew}",
         "The server's clock says {server_time}; this computer says {local_time}. Kerberos "

@@ -114,7 +114,10 @@ def open_default_collection(connection: Any, name: str, *, unlock: bool) -> Any:
 
     collection = secretstorage.get_default_collection(connection)
     if collection.is_locked() and unlock:
-        dismissed = collection.unlock(timeout=UNLOCK_TIMEOUT)
+        try:
+            dismissed = collection.unlock(timeout=UNLOCK_TIMEOUT)
+        except TypeError:  # secretstorage < 3.5 (Debian 13 has 3.3): the caller's time
+            dismissed = collection.unlock()  # limit (within()) still bounds the wait
         if collection.is_locked():
             problem = KeyringProblem.DISMISSED if dismissed else KeyringProblem.LOCKED
             raise KeyringUnavailable(problem, name)

@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sipe_setup.core.account import Secret
 from sipe_setup.core.export.pidgin import (
@@ -51,6 +52,9 @@ from sipe_setup.core.secrets import (
     PasswordVault,
     store_pidgin_password,
 )
+
+if TYPE_CHECKING:
+    from sipe_setup.core.readiness import PidginReadiness
 
 __all__ = ["ExportOutcome", "ImportedProfile", "SavedProfile", "delete_profile",
            "export_profile", "import_pidgin_accounts", "pidgin_profile_names",
@@ -163,11 +167,17 @@ def delete_profile(store: ProfileStore, vault: PasswordVault, name: str, *,
 
 @dataclass(frozen=True, slots=True)
 class ExportOutcome:
-    """What an export did, and what to tell the user."""
+    """What an export did, and what to tell the user.
+
+    ``pidgin_problems``: what Pidgin on this computer will still get wrong for this account
+    ("Signed in — but Pidgin on this computer will fail TLS-DSK because …"; from
+    :mod:`sipe_setup.core.readiness`); they are the last of ``lines`` too.
+    """
 
     result: ExportResult
     entry: SipeAccountEntry
     lines: list[str]
+    pidgin_problems: tuple[str, ...] = ()
 
 
 def pidgin_entry(profile: Profile) -> SipeAccountEntry:
@@ -183,11 +193,18 @@ def pidgin_entry(profile: Profile) -> SipeAccountEntry:
 
 def export_profile(profile: Profile, *, purple_dir: Path, mode: PasswordMode,
                    vault: PasswordVault, password: Secret | None = None,
-                   now: dt.datetime | None = None) -> ExportOutcome:
+                   now: dt.datetime | None = None,
+                   readiness: PidginReadiness | None = None,
+                   check_this_computer: bool = True) -> ExportOutcome:
     """Write ``profile`` into Pidgin's ``accounts.xml`` in ``purple_dir``.
 
     ``password`` overrides the one in sipe-setup's keyring (needed for the keyring and
     cleartext modes unless the profile uses Single Sign-On).
+
+    The outcome's last lines say what Pidgin on this computer will still fail at for this
+    profile (:func:`~sipe_setup.core.readiness.export_verdict_lines`): from ``readiness`` when
+    given (the wizard has looked already), else from a fresh look at this computer (quick and
+    bounded) unless ``check_this_computer`` is False.
 
     Raises:
         PidginRunning: Pidgin or Finch uses ``purple_dir`` (nothing written).
@@ -220,7 +237,15 @@ def export_profile(profile: Profile, *, purple_dir: Path, mode: PasswordMode,
                             password=secret if mode is PasswordMode.CLEARTEXT else None,
                             trusted_certificates=trusted, now=now)
     lines = [*result.notes, *lines]
-    return ExportOutcome(result, entry, lines)
+    problems: tuple[str, ...] = ()
+    if readiness is not None or check_this_computer:
+        from sipe_setup.core.readiness import PidginNeeds, check_readiness, export_verdict_lines
+
+        needs = PidginNeeds.from_profile(profile, mode)
+        if readiness is None:
+            readiness = check_readiness(purple_dir=purple_dir, needs=needs)
+        problems = tuple(export_verdict_lines(readiness, needs))
+    return ExportOutcome(result, entry, [*lines, *problems], problems)
 
 
 @dataclass(frozen=True, slots=True)

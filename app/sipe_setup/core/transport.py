@@ -2,29 +2,35 @@
 
 Invariants:
 - Every network operation has a timeout; reads are bounded by the caller's parser.
+- One check builds its SSL contexts once (:class:`TlsContexts`: the CA store is read once) and
+  every connection of the check reuses them.
 - TLS is verified the way libpurple does it (reference §2): the chain against the system CA
   store (plus ``ca_file``) and the host name against the *connect host* (the SRV target or the
   name typed), never against the IP it resolved to.
 - A certificate that fails verification is never used silently: the connection is refused with
   :class:`CertificateRejected` carrying the certificate's details, unless its SHA-256
   fingerprint was explicitly trusted (``trusted_fingerprints``) by the user.
+
+Importing this module is cheap (the wizard's first page and ``sipe-setup --help`` reach it
+through the profile store): ``asyncio``, ``ssl`` and ``cryptography`` are imported by the
+functions that use them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import ipaddress
-import socket
-import ssl
 from dataclasses import dataclass, field
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING
 
 from sipe_setup.core.account import Transport
+
+if TYPE_CHECKING:
+    import asyncio
+    import ssl
+
+    from cryptography import x509
 
 __all__ = [
     "CertificateInfo",
@@ -32,8 +38,12 @@ __all__ = [
     "ConnectFailed",
     "ConnectionClosed",
     "SipConnection",
+    "TcpStream",
+    "TlsContexts",
     "TransportError",
+    "connect_tcp",
     "describe_certificate",
+    "finish_sip_connection",
     "hostname_matches",
     "open_sip_connection",
 ]
@@ -154,6 +164,8 @@ class CertificateRejected(ConnectFailed):
 
 
 def _name_text(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
     parts = []
     for attr in name:
         key = {NameOID.COMMON_NAME: "CN", NameOID.ORGANIZATION_NAME: "O",
@@ -173,6 +185,8 @@ def _dns_label_match(pattern: str, host: str) -> bool:
 
 
 def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
+    from cryptography import x509
+
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -181,6 +195,9 @@ def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
 
 def hostname_matches(cert: x509.Certificate, host: str) -> bool:
     """RFC 6125 check of ``host`` (name or IP) against SANs; CN only when no SAN exists."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     san = _san(cert)
     try:
         ip = ipaddress.ip_address(host)
@@ -197,6 +214,9 @@ def hostname_matches(cert: x509.Certificate, host: str) -> bool:
 def describe_certificate(der: bytes, checked_host: str, *, chain_trusted: bool,
                          trust_problem: str = "") -> CertificateInfo:
     """Parse a DER certificate into :class:`CertificateInfo`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
     cert = x509.load_der_x509_certificate(der)
     san = _san(cert)
     dns_names = tuple(san.get_values_for_type(x509.DNSName)) if san else ()
@@ -221,6 +241,8 @@ def describe_certificate(der: bytes, checked_host: str, *, chain_trusted: bool,
 
 
 def _tls_context(*, verify: bool, ca_file: str | None) -> ssl.SSLContext:
+    import ssl
+
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     # We check the host name ourselves against the *connect host*, like libpurple, so that a
     # chain problem and a name problem are reported separately.
@@ -234,7 +256,34 @@ def _tls_context(*, verify: bool, ca_file: str | None) -> ssl.SSLContext:
     return ctx
 
 
+class TlsContexts:
+    """The SSL contexts of one check, each built on first use and then reused.
+
+    Building a verifying context reads the system CA store (and ``ca_file``): 20–45 ms each
+    time. A check makes one of each kind, whatever the number of servers it dials.
+    """
+
+    def __init__(self, ca_file: str | None = None) -> None:
+        self.ca_file = ca_file
+        self._verifying: ssl.SSLContext | None = None
+        self._unverified: ssl.SSLContext | None = None
+
+    def verifying(self) -> ssl.SSLContext:
+        """Chain verified against the system store plus ``ca_file`` (host names: ours)."""
+        if self._verifying is None:
+            self._verifying = _tls_context(verify=True, ca_file=self.ca_file)
+        return self._verifying
+
+    def unverified(self) -> ssl.SSLContext:
+        """No verification: only to show a refused certificate (or use an accepted one)."""
+        if self._unverified is None:
+            self._unverified = _tls_context(verify=False, ca_file=None)
+        return self._unverified
+
+
 def _classify_os_error(exc: OSError) -> str:
+    import socket
+
     if isinstance(exc, ConnectionRefusedError):
         return "refused"
     if isinstance(exc, socket.gaierror):
@@ -261,6 +310,8 @@ class SipConnection:
 
     async def send(self, data: bytes, timeout: float) -> None:
         """Write ``data`` and wait until it is flushed."""
+        import asyncio
+
         try:
             self._writer.write(data)
             await asyncio.wait_for(self._writer.drain(), timeout)
@@ -271,6 +322,9 @@ class SipConnection:
 
     async def receive(self, timeout: float) -> bytes:
         """Up to ``MAX_READ_CHUNK`` bytes; raises ConnectionClosed on EOF or timeout."""
+        import asyncio
+        import ssl
+
         try:
             data = await asyncio.wait_for(self._reader.read(MAX_READ_CHUNK), timeout)
         except TimeoutError as exc:
@@ -284,30 +338,65 @@ class SipConnection:
 
     async def close(self) -> None:
         """Close the stream (bounded wait; never raises)."""
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._writer.wait_closed(), 2.0)
+        await _close_writer(self._writer)
 
 
-async def _open(host: str, connect_to: str, port: int, ctx: ssl.SSLContext | None,
-                server_hostname: str | None, connect_timeout: float,
-                tls_timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """TCP connect within ``connect_timeout``, then (with ``ctx``) the TLS handshake within
-    ``tls_timeout``: two phases, so that a server that accepts the connection but never
-    answers the ClientHello is told apart from one that cannot be reached."""
+async def _close_writer(writer: asyncio.StreamWriter) -> None:
+    import asyncio
+
+    writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.wait_closed(), 2.0)
+
+
+@dataclass(slots=True)
+class TcpStream:
+    """A TCP connection to a SIP server, before any TLS (:func:`connect_tcp`)."""
+
+    host: str
+    address: str
+    port: int
+    reader: asyncio.StreamReader = field(repr=False)
+    writer: asyncio.StreamWriter = field(repr=False)
+
+    async def close(self) -> None:
+        """Close it (bounded wait; never raises)."""
+        await _close_writer(self.writer)
+
+
+async def connect_tcp(host: str, port: int, *, connect_to: str | None = None,
+                      timeout: float = 10.0) -> TcpStream:
+    """The TCP connect alone, within ``timeout``.
+
+    Raises:
+        ConnectFailed: kind refused, timeout, unreachable or dns.
+    """
+    import asyncio
+
+    target = connect_to or host
     try:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(connect_to, port, limit=MAX_READ_CHUNK), connect_timeout)
+            asyncio.open_connection(target, port, limit=MAX_READ_CHUNK), timeout)
     except TimeoutError as exc:
         raise ConnectFailed(f"Connecting to {host}:{port} timed out after "
-                            f"{connect_timeout:g} s.", "timeout") from exc
+                            f"{timeout:g} s.", "timeout") from exc
     except OSError as exc:
         kind = _classify_os_error(exc)
         text = {"refused": "refused the connection", "dns": "could not be resolved",
                 "timeout": "did not answer"}.get(kind, f"could not be reached ({exc})")
         raise ConnectFailed(f"{host}:{port} {text}.", kind) from exc
-    if ctx is None:
-        return reader, writer
+    return TcpStream(host, target, port, reader, writer)
+
+
+async def _handshake(stream: TcpStream, ctx: ssl.SSLContext, server_hostname: str | None,
+                     tls_timeout: float) -> None:
+    """The TLS handshake on ``stream`` within ``tls_timeout``: a server that accepts the
+    connection but never answers the ClientHello is told apart from one that cannot be
+    reached. The stream is aborted when the handshake fails."""
+    import asyncio
+    import ssl
+
+    host, port, writer = stream.host, stream.port, stream.writer
     try:
         # asyncio's own handshake timeout is a backstop only; ours is the one that fires.
         await asyncio.wait_for(
@@ -330,7 +419,6 @@ async def _open(host: str, connect_to: str, port: int, ctx: ssl.SSLContext | Non
                                 f"handshake ({exc.strerror or type(exc).__name__}).",
                                 "tls") from exc
         raise
-    return reader, writer
 
 
 def _server_name(host: str) -> str | None:
@@ -339,6 +427,74 @@ def _server_name(host: str) -> str | None:
     except ValueError:
         return host
     return None  # no SNI for IP literals
+
+
+async def finish_sip_connection(
+    stream: TcpStream,
+    transport: Transport,
+    *,
+    tls: TlsContexts | None = None,
+    trusted_fingerprints: frozenset[str] = frozenset(),
+    connect_timeout: float = 10.0,
+    tls_timeout: float = 10.0,
+) -> SipConnection:
+    """Make a SIP connection of a TCP one: for TLS, the handshake and the certificate check.
+
+    A certificate that fails the chain check is fetched again over a second connection to
+    the same address without verification, to be shown (or used, when the user trusted
+    exactly this one). ``stream`` belongs to this function from now on (closed on failure).
+
+    Raises:
+        CertificateRejected: the certificate is not acceptable (details attached).
+        ConnectFailed: handshake failure (``kind`` says which).
+    """
+    import ssl
+
+    if transport is Transport.AUTO:
+        await stream.close()
+        raise ValueError("resolve AUTO to TLS or TCP before connecting")
+    contexts = tls or TlsContexts()
+    host, port = stream.host, stream.port
+    certificate: CertificateInfo | None = None
+    if transport is Transport.TLS:
+        sni = _server_name(host)
+        try:
+            await _handshake(stream, contexts.verifying(), sni, tls_timeout)
+            chain_trusted, problem = True, ""
+        except ssl.SSLCertVerificationError as exc:
+            chain_trusted, problem = False, str(exc.verify_message or exc.reason or exc)
+            # Connect again without verification only to show the certificate (and to go on
+            # if the user explicitly trusted exactly this one).
+            stream = await connect_tcp(host, port, connect_to=stream.address,
+                                       timeout=connect_timeout)
+            await _handshake(stream, contexts.unverified(), sni, tls_timeout)
+        ssl_object = stream.writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+        if not der:
+            stream.writer.close()
+            raise ConnectFailed(f"{host}:{port} sent no TLS certificate.", "tls")
+        certificate = describe_certificate(der, host, chain_trusted=chain_trusted,
+                                           trust_problem=problem)
+        if not certificate.acceptable and \
+                certificate.sha256_fingerprint not in trusted_fingerprints:
+            await stream.close()
+            raise CertificateRejected(certificate)
+    writer = stream.writer
+    sockname = writer.get_extra_info("sockname") or ("0.0.0.0", 0)  # noqa: S104
+    peername = writer.get_extra_info("peername") or (stream.address, port)
+    ssl_object = writer.get_extra_info("ssl_object")
+    return SipConnection(
+        host=host,
+        port=port,
+        transport=transport,
+        local_ip=str(sockname[0]),
+        local_port=int(sockname[1]),
+        peer_ip=str(peername[0]),
+        certificate=certificate,
+        tls_version=str(ssl_object.version()) if ssl_object else "",
+        _reader=stream.reader,
+        _writer=writer,
+    )
 
 
 async def open_sip_connection(
@@ -351,14 +507,17 @@ async def open_sip_connection(
     trusted_fingerprints: frozenset[str] = frozenset(),
     connect_timeout: float = 10.0,
     tls_timeout: float = 10.0,
+    tls: TlsContexts | None = None,
 ) -> SipConnection:
-    """Connect to ``host:port`` over TCP or TLS.
+    """Connect to ``host:port`` over TCP or TLS (:func:`connect_tcp`, then
+    :func:`finish_sip_connection`).
 
     Args:
         host: the connect host — the name TLS is checked against (SRV target, typed server).
         connect_to: an address to dial instead of resolving ``host`` with the system resolver
             (discovery resolves names through its own resolver).
         trusted_fingerprints: SHA-256 fingerprints ("AB:CD:…") the user explicitly accepted.
+        tls: the check's SSL contexts (default: new ones for ``ca_file``).
 
     Raises:
         CertificateRejected: the certificate is not acceptable (details attached).
@@ -366,49 +525,8 @@ async def open_sip_connection(
     """
     if transport is Transport.AUTO:
         raise ValueError("resolve AUTO to TLS or TCP before connecting")
-    target = connect_to or host
-    sni = _server_name(host)
-    certificate: CertificateInfo | None = None
-    if transport is Transport.TCP:
-        reader, writer = await _open(host, target, port, None, None, connect_timeout, 0.0)
-    else:
-        try:
-            reader, writer = await _open(host, target, port,
-                                         _tls_context(verify=True, ca_file=ca_file), sni,
-                                         connect_timeout, tls_timeout)
-            chain_trusted, problem = True, ""
-        except ssl.SSLCertVerificationError as exc:
-            chain_trusted, problem = False, str(exc.verify_message or exc.reason or exc)
-            # Connect again without verification only to show the certificate (and to go on
-            # if the user explicitly trusted exactly this one).
-            reader, writer = await _open(host, target, port,
-                                         _tls_context(verify=False, ca_file=None), sni,
-                                         connect_timeout, tls_timeout)
-        ssl_object = writer.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
-        if not der:
-            writer.close()
-            raise ConnectFailed(f"{host}:{port} sent no TLS certificate.", "tls")
-        certificate = describe_certificate(der, host, chain_trusted=chain_trusted,
-                                           trust_problem=problem)
-        if not certificate.acceptable and \
-                certificate.sha256_fingerprint not in trusted_fingerprints:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 2.0)
-            raise CertificateRejected(certificate)
-    sockname = writer.get_extra_info("sockname") or ("0.0.0.0", 0)  # noqa: S104
-    peername = writer.get_extra_info("peername") or (target, port)
-    ssl_object = writer.get_extra_info("ssl_object")
-    return SipConnection(
-        host=host,
-        port=port,
-        transport=transport,
-        local_ip=str(sockname[0]),
-        local_port=int(sockname[1]),
-        peer_ip=str(peername[0]),
-        certificate=certificate,
-        tls_version=str(ssl_object.version()) if ssl_object else "",
-        _reader=reader,
-        _writer=writer,
-    )
+    stream = await connect_tcp(host, port, connect_to=connect_to, timeout=connect_timeout)
+    return await finish_sip_connection(
+        stream, transport, tls=tls or TlsContexts(ca_file),
+        trusted_fingerprints=trusted_fingerprints, connect_timeout=connect_timeout,
+        tls_timeout=tls_timeout)

@@ -25,11 +25,13 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from sipe_setup import APP_ID, __version__
 from sipe_setup.core.account import Field
@@ -43,9 +45,6 @@ if TYPE_CHECKING:
     from sipe_setup.core.discovery import Nameserver
 
 __all__ = ["app_icon", "build_parser", "main", "run_wizard"]
-
-_RESOURCES = Path(__file__).resolve().parents[3] / "resources"
-
 
 def _nameserver(text: str) -> Nameserver:
     from sipe_setup.core.discovery import parse_nameserver
@@ -109,11 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def app_icon() -> QIcon:
-    """The application icon: the installed theme icon, else the SVG in resources/."""
+    """The application icon: the desktop theme's (a package, the Flatpak or
+    ``--install-desktop-entry`` put it there), else the SVG installed with the package
+    (``sipe_setup/data/``: a wheel, pipx, the source tree, Windows, macOS)."""
+    from sipe_setup.desktop import icon_path
+
     icon = QIcon.fromTheme(APP_ID)
     if icon.isNull():
-        svg = _RESOURCES / f"{APP_ID}.svg"
-        if svg.is_file():
+        svg = icon_path()
+        if svg is not None:
             icon = QIcon(str(svg))
     return icon
 
@@ -185,6 +188,29 @@ def preload_check_engine() -> threading.Thread:
     return thread
 
 
+class _AfterFirstPaint(QObject):
+    """Runs ``then`` once, in the event loop turn after ``widget`` was first painted."""
+
+    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._then: Callable[[], None] | None = then
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and self._then is not None:
+            then, self._then = self._then, None
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, then)
+        return False
+
+
+def finish_start(wizard: SetupWizard) -> None:
+    """After the first page is on screen: the other pages, and the check engine's imports in
+    the background (the user is typing meanwhile)."""
+    wizard.build_pages()
+    preload_check_engine()
+
+
 def _no_screen(qt_args: list[str]) -> bool:
     """True on Linux/BSD without X11/Wayland and without an explicit Qt platform."""
     if sys.platform in ("win32", "darwin") or "-platform" in qt_args:
@@ -213,8 +239,8 @@ def run_wizard(argv: list[str]) -> int:
     app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
     wizard = make_wizard(args, settings_enabled=not args.no_remember)
+    _AfterFirstPaint(wizard, lambda: finish_start(wizard))
     wizard.show()
-    preload_check_engine()
     return app.exec()
 
 

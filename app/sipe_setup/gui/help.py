@@ -25,7 +25,7 @@ def field_label(fld: Field) -> str:
         Field.PASSWORD: _tr("&Password:"),
         Field.SSO: _tr("Use &Single Sign-On"),
         Field.SERVER: _tr("&Server[:Port]:"),
-        Field.TRANSPORT: _tr("Connection &type:"),
+        Field.TRANSPORT: _tr("&Connection type:"),
         Field.AUTH: _tr("Authentication sc&heme:"),
         Field.USER_AGENT: _tr("&User Agent:"),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 
 from sipe_setup.core.checkup import TrustKind, TrustQuestion
 from sipe_setup.core.textsafety import printable, printable_lines
+
+from .widgets import PageScroll, breakable
 
 __all__ = ["TrustDialog"]
 
@@ -53,7 +55,13 @@ class TrustDialog(QDialog):
         self.setObjectName("trust-dialog")
         self.setWindowModality(Qt.WindowModality.WindowModal)
         layout = QVBoxLayout(self)
-        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 90)
+        # The question and the certificate scroll on a small screen; the answers stay below.
+        area = PageScroll(self)
+        layout.addWidget(area, 1)
+        body = area.widget()
+        assert body is not None
+        content = QVBoxLayout(body)
+        content.setContentsMargins(0, 0, 0, 0)
 
         head = QHBoxLayout()
         head.setSpacing(12)
@@ -65,7 +73,7 @@ class TrustDialog(QDialog):
         text = QVBoxLayout()
         text.setSpacing(8)
         head.addLayout(text, 1)
-        layout.addLayout(head)
+        content.addLayout(head)
 
         cert = question.certificate
         if question.kind is TrustKind.CERTIFICATE:
@@ -121,6 +129,7 @@ class TrustDialog(QDialog):
             )
             for caption, value, mono in rows:
                 field = _selectable(value, self, mono=mono)
+                field.setText(breakable(field.text()))  # a fingerprint wraps at its colons
                 field.setAccessibleName(caption.rstrip(":"))
                 caption_label = _plain(caption, self)
                 caption_label.setWordWrap(False)
@@ -144,3 +153,25 @@ class TrustDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.reject_button.setFocus()
+
+    def setVisible(self, visible: bool) -> None:
+        """Opened at :meth:`sizeHint` (Qt alone stops at two thirds of the screen)."""
+        if visible and not self.testAttribute(Qt.WidgetAttribute.WA_Resized):
+            self.resize(self.sizeHint())
+        super().setVisible(visible)
+
+    def sizeHint(self) -> QSize:
+        """Ninety characters wide, as tall as its content — within the screen."""
+        hint = super().sizeHint()
+        body = self.findChild(PageScroll)
+        content = body.widget() if body is not None else None
+        width = max(hint.width(), self.fontMetrics().averageCharWidth() * 90)
+        height = hint.height()
+        if content is not None:
+            height = max(height, content.heightForWidth(width) + 100)
+        wanted = QSize(width, height)
+        screen = self.screen()
+        if screen is not None:
+            room = screen.availableGeometry().size()
+            wanted = wanted.boundedTo(QSize(room.width() - 16, room.height() - 48))
+        return wanted

@@ -52,11 +52,14 @@ class CheckWorker(QThread):
     Signals (all delivered queued, on the GUI thread):
         step_event(StepEvent): a step started, printed a detail line, or finished.
         trust_asked(TrustQuestion): answer it with :meth:`answer_trust`.
+        verdict(CheckResult): the verdict, the moment the server's signed 200 OK is verified;
+            the sign-out still follows (its step, and ``check_done``, come after).
         check_done(CheckResult): the final result (also after a cancel or an internal error).
     """
 
     step_event = Signal(object)
     trust_asked = Signal(object)
+    verdict = Signal(object)
     check_done = Signal(object)
 
     def __init__(self, account: AccountSettings, password: Secret | None,
@@ -64,7 +67,7 @@ class CheckWorker(QThread):
         super().__init__(parent)
         self.setObjectName("sipe-setup check")
         self._run = CheckRun(account, password, options, on_event=self._forward_event,
-                             ask_trust=self._ask_trust)
+                             ask_trust=self._ask_trust, on_verdict=self.verdict.emit)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[CheckResult] | None = None

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+import sipe_setup
 from sipe_setup.core.advice import CATALOG
 from sipe_setup.core.codes import REGISTRY, SIGNED_IN_CODE, CodeKind, lookup, readme_spelling
 from sipe_setup.core.discovery.model import WarningCode
 
 ROOT = Path(__file__).resolve().parents[3]
-APP = ROOT / "app" / "sipe_setup"
+APP = Path(sipe_setup.__file__).resolve().parent  # the source tree or an installed package
 _CODE_RE = re.compile(r"SS-[A-Z0-9]+(?:-[A-Za-z0-9{}_]+)*")
 
 

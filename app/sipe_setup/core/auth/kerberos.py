@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import importlib.util
+import sys
 from typing import Any, Final
 
 from sipe_setup.core.account import KerberosPrincipal, Secret
@@ -33,9 +34,11 @@ from sipe_setup.core.auth.challenge import AuthChallenge, ChallengeScheme
 from sipe_setup.core.auth.errors import AuthError, AuthUsageError
 from sipe_setup.core.sip.message import SipRequest
 
-__all__ = ["KRB5_ERROR_BASE", "KRB5_ERROR_NAMES", "KerberosError", "KerberosFailure",
-           "KerberosSipAuthenticator", "KerberosUnavailable", "classify_krb5_error",
-           "kerberos_available", "krb5_error_name", "krb5_error_number"]
+__all__ = ["KERBEROS_MODULES", "KRB5_ERROR_BASE", "KRB5_ERROR_NAMES", "KerberosError",
+           "KerberosFailure", "KerberosSipAuthenticator", "KerberosUnavailable",
+           "classify_krb5_error", "kerberos_available", "kerberos_install_advice",
+           "kerberos_unavailable_reason", "krb5_error_name", "krb5_error_number",
+           "missing_kerberos_modules"]
 
 KRB5_ERROR_BASE: Final = -1765328384
 """``ERROR_TABLE_BASE_krb5`` (``0x96C73A00`` as a signed 32-bit number)."""
@@ -144,9 +147,46 @@ class KerberosUnavailable(KerberosError):
     """The Python Kerberos modules (gssapi, krb5) are not installed."""
 
 
+KERBEROS_MODULES: Final = ("gssapi", "krb5")
+"""What pyspnego's Kerberos needs: it imports both or offers no Kerberos at all
+(``spnego._gss.HAS_GSSAPI``); ``krb5`` gets the initial ticket from a password."""
+
+
+def missing_kerberos_modules() -> tuple[str, ...]:
+    """The modules of :data:`KERBEROS_MODULES` that are not installed (cheap: no import)."""
+    return tuple(name for name in KERBEROS_MODULES if importlib.util.find_spec(name) is None)
+
+
 def kerberos_available() -> bool:
-    """True when pyspnego can use the krb5 GSSAPI mechanism on this machine."""
-    return importlib.util.find_spec("gssapi") is not None
+    """True when pyspnego can use the krb5 GSSAPI mechanism on this machine: both Python
+    modules it imports for it, ``gssapi`` and ``krb5``, are installed."""
+    return not missing_kerberos_modules()
+
+
+def kerberos_unavailable_reason(missing: tuple[str, ...] | None = None) -> str:
+    """Which Python Kerberos module is missing, in words ("" when none is)."""
+    missing = missing_kerberos_modules() if missing is None else missing
+    if not missing:
+        return ""
+    names = " and ".join(missing)
+    verb = "is" if len(missing) == 1 else "are"
+    return (f"the Python module{'s' if len(missing) > 1 else ''} {names} {verb} not installed "
+            "(sipe-setup's Kerberos goes through pyspnego, which needs both gssapi and krb5)")
+
+
+def kerberos_install_advice(missing: tuple[str, ...] | None = None) -> str:
+    """How to get the missing modules where this sipe-setup runs: its own venv (pip/pipx) or
+    the system's Python (a distribution package)."""
+    missing = missing_kerberos_modules() if missing is None else missing
+    if sys.prefix != sys.base_prefix:  # a venv (make, pipx): the modules go in there
+        return ("Install them into sipe-setup's environment: pip install 'sipe-setup[kerberos]' "
+                "(pipx: pipx inject sipe-setup gssapi krb5; building krb5 needs the Kerberos "
+                "headers, e.g. libkrb5-dev, and a C compiler)")
+    packages = " ".join(f"python3-{name}" for name in missing or KERBEROS_MODULES)
+    return (f"Debian/Ubuntu: sudo apt install {packages} (Debian 13 has no python3-krb5: "
+            "there, run sipe-setup from a venv or pipx with the kerberos extra to check "
+            "Kerberos). Pidgin itself does not need these modules: SIPE uses the system's "
+            "Kerberos libraries")
 
 
 class KerberosSipAuthenticator(MessageSigningAuthenticator):
@@ -198,8 +238,8 @@ class KerberosSipAuthenticator(MessageSigningAuthenticator):
         if not host:
             service, host = "sip", self.target_name
         if not kerberos_available():
-            raise KerberosUnavailable("the Python gssapi module is not installed")
-        import spnego  # the kerberos extra provides gssapi underneath
+            raise KerberosUnavailable(kerberos_unavailable_reason())
+        import spnego  # the kerberos extra provides gssapi and krb5 underneath
 
         username = None if self._sso else str(self._principal)
         password = None if self._sso or self._password is None else self._password.reveal()
@@ -208,6 +248,9 @@ class KerberosSipAuthenticator(MessageSigningAuthenticator):
                                     protocol="kerberos",
                                     context_req=spnego.ContextReq.integrity)
             token = context.step()
+        except ImportError as exc:  # a module is there but does not load (missing C library)
+            raise KerberosUnavailable(f"the Python Kerberos modules do not load ({exc})") \
+                from None
         except Exception as exc:  # GSSAPI raises many types; all mean "no ticket"
             number = krb5_error_number(exc)
             failure = classify_krb5_error(number)

@@ -1,19 +1,22 @@
 """Which :class:`AuthMechanism` answers which scheme, and how each is built.
 
 Adding a scheme: a module under :mod:`.mechanisms` and one entry in :data:`_FACTORIES`.
+Each mechanism's module is imported when a mechanism of it is built (TLS-DSK brings
+``cryptography``; Kerberos, pyspnego): a check imports what its scheme needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sipe_setup.core.account import AccountSettings, Secret
 from sipe_setup.core.auth.challenge import ChallengeScheme
 from sipe_setup.core.auth.mechanism import AuthMechanism
-from sipe_setup.core.auth.mechanisms.kerberos import KerberosMechanism
-from sipe_setup.core.auth.mechanisms.ntlm import NtlmMechanism
-from sipe_setup.core.auth.mechanisms.tls_dsk import SigninCertificate, TlsDskMechanism
+
+if TYPE_CHECKING:
+    from sipe_setup.core.auth.mechanisms.tls_dsk import SigninCertificate
 
 __all__ = ["MechanismSetup", "create_mechanism", "supported_schemes"]
 
@@ -38,16 +41,22 @@ class MechanismSetup:
 
 
 def _ntlm(setup: MechanismSetup) -> AuthMechanism:
+    from sipe_setup.core.auth.mechanisms.ntlm import NtlmMechanism
+
     password = None if setup.account.sso else setup.password
     return NtlmMechanism(setup.account.login.ntlm, password, setup.hostname)
 
 
 def _kerberos(setup: MechanismSetup) -> AuthMechanism:
+    from sipe_setup.core.auth.mechanisms.kerberos import KerberosMechanism
+
     return KerberosMechanism(setup.account.login.kerberos, setup.password,
                              sso=setup.account.sso, timeout=setup.timeout)
 
 
 def _tls_dsk(setup: MechanismSetup) -> AuthMechanism:
+    from sipe_setup.core.auth.mechanisms.tls_dsk import TlsDskMechanism
+
     return TlsDskMechanism(setup.signin_certificate)
 
 

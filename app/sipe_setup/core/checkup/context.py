@@ -14,12 +14,16 @@ from sipe_setup.core.checkup.options import CheckOptions
 from sipe_setup.core.checkup.trust import TrustDecider
 from sipe_setup.core.discovery import Candidate, DiscoveryResult
 from sipe_setup.core.steps import AcceptedCertificate, SelectedServer, ServerFacts
-from sipe_setup.core.transport import CertificateInfo, ConnectFailed, SipConnection
+from sipe_setup.core.transport import CertificateInfo, ConnectFailed, SipConnection, TlsContexts
 
 if TYPE_CHECKING:
+    import asyncio
+
     from sipe_setup.core.auth.mechanisms.tls_dsk import SigninCertificate
     from sipe_setup.core.checkup.handshake import HandshakeOutcome
     from sipe_setup.core.checkup.session import SipSession
+    from sipe_setup.core.checkup.steps.connect import ConnectProbe
+    from sipe_setup.core.discovery import DiscoveryRun
     from sipe_setup.core.sip.register import RegisterDialog
 
 __all__ = ["CheckContext", "ServerAttempt"]
@@ -43,6 +47,9 @@ class ServerAttempt:
         signin_certificate: TLS-DSK's certificate from the web services.
         tls_dsk_excluded: why TLS-DSK, which Pidgin would use, is not used by the check
             (Pidgin would fail there; the check proves another scheme to pin).
+        probe: the connect already under way for this server (started by the dialer while
+            higher-priority servers were still being tried); None = connect when its turn
+            comes.
     """
 
     number: int
@@ -57,6 +64,7 @@ class ServerAttempt:
     handshake: HandshakeOutcome | None = None
     signin_certificate: SigninCertificate | None = None
     tls_dsk_excluded: RenderedAdvice | None = None
+    probe: asyncio.Future[ConnectProbe] | None = None
 
 
 @dataclass(slots=True)
@@ -81,6 +89,17 @@ class CheckContext:
     started: float = field(default_factory=time.monotonic)
     connections: list[SipConnection] = field(default_factory=list)
     attempt: ServerAttempt | None = None
+    discovery_run: DiscoveryRun | None = None  # discovery still running (SIPE's next servers)
+    tls: TlsContexts | None = None  # the check's SSL contexts, built once
+    #: the system resolver's lookups (getaddrinfo) of connect hosts, by name
+    system_lookups: dict[str, asyncio.Task[tuple[tuple[str, ...], str]]] = field(
+        default_factory=dict)
+
+    def tls_contexts(self) -> TlsContexts:
+        """The SSL contexts every connection of this check reuses."""
+        if self.tls is None:
+            self.tls = TlsContexts(self.options.ca_file)
+        return self.tls
 
     def may_risk_another_failure(self) -> bool:
         """At most one failed sign-in per check, unless the user agreed to more."""

@@ -17,7 +17,7 @@ import datetime as dt
 import email.utils
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from sipe_setup.core.account import AccountSettings, Transport
@@ -25,12 +25,13 @@ from sipe_setup.core.advice import SUGGESTED_USER_AGENTS, RenderedAdvice, advice
 from sipe_setup.core.auth.challenge import AuthChallenge, ChallengeScheme
 from sipe_setup.core.auth.kerberos import KerberosError, KerberosFailure, krb5_error_name
 from sipe_setup.core.auth.mechanism import Rejection, RejectionKind
-from sipe_setup.core.auth.tls_dsk import TlsDskFailure, TlsDskHandshakeError
 from sipe_setup.core.discovery import Candidate, DiscoveryResult, QueryOutcome
 from sipe_setup.core.sip.diagnostics import ServerWords, server_words
 from sipe_setup.core.sip.message import SipResponse
 from sipe_setup.core.transport import CertificateInfo, ConnectFailed
-from sipe_setup.core.webservices.provisioning import ProvisioningError, ProvisioningFailure
+
+if TYPE_CHECKING:  # TLS-DSK's modules (cryptography, the web services) load only when used
+    from sipe_setup.core.webservices.provisioning import ProvisioningError
 
 __all__ = [
     "KERBEROS_SKEW_LIMIT",
@@ -53,19 +54,19 @@ __all__ = [
 
 KERBEROS_SKEW_LIMIT = dt.timedelta(minutes=5)
 NTLM_SKEW_LIMIT = dt.timedelta(minutes=15)
-_PROVISIONING_ADVICE = {
-    ProvisioningFailure.UNREACHABLE: "dsk-ws-unreachable",
-    ProvisioningFailure.PROTOCOL: "dsk-ws-unreachable",
-    ProvisioningFailure.URL_INVALID: "dsk-ws-unreachable",
-    ProvisioningFailure.CERTIFICATE_REFUSED: "dsk-ws-unreachable",
-    ProvisioningFailure.MEX_FAILED: "dsk-mex",
-    ProvisioningFailure.MEX_INVALID: "dsk-mex",
-    ProvisioningFailure.WEBTICKET_UNSUPPORTED: "dsk-mex",
-    ProvisioningFailure.WEBTICKET_FAULT: "dsk-ticket",
-    ProvisioningFailure.WEBTICKET_FAILED: "dsk-ticket",
-    ProvisioningFailure.WEBTICKET_INVALID: "dsk-ticket",
-    ProvisioningFailure.WEBTICKET_AUTH_FAILED: "dsk-ticket",
-    ProvisioningFailure.CERTIFICATE_SHORT_LIVED: "dsk-short-cert",
+_PROVISIONING_ADVICE = {  # ProvisioningFailure names → advice
+    "UNREACHABLE": "dsk-ws-unreachable",
+    "PROTOCOL": "dsk-ws-unreachable",
+    "URL_INVALID": "dsk-ws-unreachable",
+    "CERTIFICATE_REFUSED": "dsk-ws-unreachable",
+    "MEX_FAILED": "dsk-mex",
+    "MEX_INVALID": "dsk-mex",
+    "WEBTICKET_UNSUPPORTED": "dsk-mex",
+    "WEBTICKET_FAULT": "dsk-ticket",
+    "WEBTICKET_FAILED": "dsk-ticket",
+    "WEBTICKET_INVALID": "dsk-ticket",
+    "WEBTICKET_AUTH_FAILED": "dsk-ticket",
+    "CERTIFICATE_SHORT_LIVED": "dsk-short-cert",
 }
 KNOWN_DIAGNOSTICS: Final[Mapping[int, str]] = {
     # [MS-OCER], front-end ErrorIds 4000-4999 that answer a sign-in (learn.microsoft.com/en-us/
@@ -289,6 +290,8 @@ def connect_advice(candidate: Candidate, exc: ConnectFailed,
 
 def _tls_dsk_advice(rejection: Rejection, final: SipResponse | None,
                     alternative: str) -> RenderedAdvice:
+    from sipe_setup.core.auth.tls_dsk import TlsDskFailure, TlsDskHandshakeError
+
     cause = rejection.cause
     if isinstance(cause, TlsDskHandshakeError):
         by_failure = {TlsDskFailure.SPLIT_FLIGHT: "dsk-tls-frame"}
@@ -307,7 +310,8 @@ def _tls_dsk_advice(rejection: Rejection, final: SipResponse | None,
 def provisioning_advice(account: AccountSettings, exc: ProvisioningError,
                         alternative: str) -> RenderedAdvice:
     """Why no sign-in certificate could be had → the advice."""
-    F = ProvisioningFailure
+    from sipe_setup.core.webservices.provisioning import ProvisioningFailure as F
+
     host = (urlsplit(exc.url).hostname or "?") if exc.url else "?"
     detail = exc.detail + (f" — the server said: {exc.server_text}" if exc.server_text else "")
     values: dict[str, object] = {"url": exc.url or "?", "host": host, "detail": detail,
@@ -323,7 +327,7 @@ def provisioning_advice(account: AccountSettings, exc: ProvisioningError,
         login = account.login.text or account.signin.address
         return advice("dsk-ticket-password", host=host, login=login, status=exc.http_status,
                       server_reason=exc.server_text)
-    return advice(_PROVISIONING_ADVICE.get(failure, "dsk-certprov"), **values)
+    return advice(_PROVISIONING_ADVICE.get(failure.name, "dsk-certprov"), **values)
 
 
 def rejection_advice(account: AccountSettings, rejection: Rejection, target: str,
@@ -338,7 +342,10 @@ def rejection_advice(account: AccountSettings, rejection: Rejection, target: str
         return clock or _tls_dsk_advice(rejection, final, alternative or "NTLM or Kerberos")
     principal = str(account.login.kerberos)
     if kind is RejectionKind.UNAVAILABLE:
-        return advice("kerberos-unavailable")
+        from sipe_setup.core.auth.kerberos import kerberos_install_advice
+
+        return advice("kerberos-unavailable", detail=rejection.detail,
+                      install=kerberos_install_advice())
     if kind is RejectionKind.NO_CREDENTIALS:
         if scheme is ChallengeScheme.NTLM:
             return advice("password-required")

@@ -19,6 +19,10 @@ class CheckOptions:
         trusted_fingerprints: SHA-256 fingerprints the user already accepted.
         deadline: the whole check, in seconds.
         connect_timeout: TCP connect (and, separately, the TLS handshake).
+        connect_stagger: seconds after a connection attempt started before the next server
+            (or address) in SIPE's order is dialled too, if that one has not answered yet
+            (RFC 8305's "connection attempt delay"); the first in SIPE's order that connects
+            is still the one used.
         response_timeout: waiting for one SIP answer (or one web-services request).
         hostname: the host name SIPE would use for the epid (default: this machine's).
         try_other_logins: after a wrong-password answer, try up to two other Login forms
@@ -34,6 +38,7 @@ class CheckOptions:
     trusted_fingerprints: frozenset[str] = frozenset()
     deadline: float = 90.0
     connect_timeout: float = 10.0
+    connect_stagger: float = 0.25
     response_timeout: float = 15.0
     hostname: str = ""
     try_other_logins: bool = False

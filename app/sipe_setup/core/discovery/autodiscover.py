@@ -26,7 +26,7 @@ import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeElementTree
@@ -43,13 +43,15 @@ from sipe_setup.core.net.errors import (
     HttpUrlError,
 )
 from sipe_setup.core.net.headers import HttpHeaders
-from sipe_setup.core.net.http import BoundedHttpClient, HttpLimits, HttpResponse
 from sipe_setup.core.net.http_auth import HttpAuthOutcome, HttpCredentials
 from sipe_setup.core.net.url import ParsedUrl, parse_url
 from sipe_setup.core.transport import CertificateInfo, CertificateRejected
 
 from .model import AutodiscoverAttempt, AutodiscoverOutcome, AutodiscoverServer
 from .plan import AUTODISCOVER_ACCEPT, is_inside_domain
+
+if TYPE_CHECKING:  # the HTTP client (h11) loads when a request is made
+    from sipe_setup.core.net.http import BoundedHttpClient, HttpResponse
 
 __all__ = [
     "AutodiscoverClient",
@@ -313,10 +315,21 @@ class AutodiscoverClient:
         self._credentials = credentials
         self._user_agent = settings.user_agent or default_user_agent()
         self._instance_uuid = settings.instance_uuid or str(uuid.uuid4())
-        self._http = BoundedHttpClient(
-            user_agent=self._user_agent, resolve=resolve, ca_file=settings.ca_file,
-            limits=HttpLimits(timeout=settings.request_timeout, max_body=settings.max_body),
-            https_port=settings.https_port, http_port=settings.http_port)
+        self._resolve = resolve
+        self._client: BoundedHttpClient | None = None
+
+    @property
+    def _http(self) -> BoundedHttpClient:
+        """The HTTP client, made (and its module loaded) at the first request."""
+        if self._client is None:
+            from sipe_setup.core.net.http import BoundedHttpClient, HttpLimits
+
+            settings = self._settings
+            self._client = BoundedHttpClient(
+                user_agent=self._user_agent, resolve=self._resolve, ca_file=settings.ca_file,
+                limits=HttpLimits(timeout=settings.request_timeout, max_body=settings.max_body),
+                https_port=settings.https_port, http_port=settings.http_port)
+        return self._client
 
     async def run_chain(self, start_url: str, sink: AttemptSink) -> tuple[AutodiscoverServer, ...]:
         """Follow one chain from ``start_url``; every hop is passed to ``sink``.

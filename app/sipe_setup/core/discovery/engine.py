@@ -6,12 +6,14 @@ the result is re-ordered by SIPE's priority, so it names the same server SIPE wo
 about one round trip (or one timeout).
 
 Invariants:
-- ``selected`` is settled as soon as every higher-priority step has finished; the run then
-  waits at most ``settle_grace`` for the remaining lookups (to complete the report) and
-  abandons the rest (outcome ``not-waited``).
+- ``selected`` is settled as soon as every higher-priority step has answered or failed — no
+  grace period. A check uses :class:`DiscoveryRun`: it connects at once while the
+  lower-priority lookups go on, so that SIPE's next servers are known if the first fails.
+  :func:`discover` (a report, nothing connects) gives the lower-priority lookups as long again
+  as the selection took (or ``settle_grace``) and abandons the rest (outcome ``not-waited``).
 - The whole run ends by ``deadline``; lookups still running then end as ``timeout``.
-- Cancelling the task running :func:`discover` cancels every lookup and HTTP request and
-  closes their sockets before the cancellation propagates.
+- Cancelling the task running :func:`discover` (or closing a :class:`DiscoveryRun`) cancels
+  every lookup and HTTP request and closes their sockets before it returns.
 - ``on_event`` is called on the event loop's thread, in the order things happen; it must not
   block (a GUI bridge posts the event to its own thread).
 """
@@ -26,12 +28,12 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-import dns.asyncresolver
-
 from sipe_setup.core.account import AccountSettings, Secret, Transport
 
 from .autodiscover import AutodiscoverClient, AutodiscoverCredentials, AutodiscoverSettings
 from .dns import (
+    AppliedResolverSettings,
+    Resolver,
     ResolverSettings,
     format_chance,
     list_some,
@@ -71,6 +73,7 @@ __all__ = [
     "CandidateFound",
     "DiscoveryEvent",
     "DiscoveryOptions",
+    "DiscoveryRun",
     "EventCallback",
     "QueryFinished",
     "QueryStarted",
@@ -141,15 +144,16 @@ class DiscoveryOptions:
     Attributes:
         resolver: nameservers, per-try timeout and attempts (see :class:`ResolverSettings`).
         deadline: seconds the whole run may take.
-        settle_grace: once the selected server is known, how long to keep waiting for the
-            remaining (lower-priority) lookups before abandoning them.
+        settle_grace: once the selected server is known, at least how long :func:`discover`
+            keeps waiting for the remaining (lower-priority) lookups, to complete its report
+            (it waits as long again as the selection took anyway). A check never waits.
         autodiscover: run Lync autodiscover (SIPE always does).
         http: autodiscover HTTP settings (ports, CA file, bounds, User-Agent override).
     """
 
     resolver: ResolverSettings = field(default_factory=ResolverSettings)
     deadline: float = 15.0
-    settle_grace: float = 0.25
+    settle_grace: float = 0.0
     autodiscover: bool = True
     http: AutodiscoverSettings = field(default_factory=AutodiscoverSettings)
 
@@ -169,12 +173,13 @@ class _QueryEntry:
 class _Run:
     """State of one discovery run (one event loop, no locking needed)."""
 
-    def __init__(self, plan: DiscoveryPlan, resolver: dns.asyncresolver.Resolver,
+    def __init__(self, plan: DiscoveryPlan, resolver: Resolver,
                  on_event: EventCallback | None) -> None:
         self.plan = plan
         self.resolver = resolver
         self._on_event = on_event
         self.queries: list[_QueryEntry] = []
+        self.expired = False  # the deadline stopped what was still running
         self.attempts: list[tuple[int, int, AutodiscoverAttempt]] = []
         self.host_tasks: dict[str, asyncio.Task[tuple[str, ...]]] = {}
         self.warnings: list[DiscoveryWarning] = []
@@ -215,6 +220,17 @@ class _Run:
     def record_attempt(self, chain_index: int, attempt: AutodiscoverAttempt) -> None:
         self.attempts.append((chain_index, len(self.attempts), attempt))
         self.emit(AutodiscoverFinished(attempt))
+
+    def expire(self, detail: str) -> None:
+        """The deadline: what is still unanswered ends as a timeout."""
+        self.expired = True
+        now = time.monotonic()
+        for entry in self.queries:
+            if entry.result is None:
+                entry.result = DnsQueryResult(
+                    name=entry.name, record_type=entry.record_type, purpose=entry.purpose,
+                    outcome=QueryOutcome.TIMEOUT, detail=detail,
+                    elapsed_ms=(now - entry.started) * 1000)
 
     def query_results(self, abandoned: QueryOutcome, detail: str) -> tuple[DnsQueryResult, ...]:
         now = time.monotonic()
@@ -302,12 +318,16 @@ async def _address_step(run: _Run, lookup: AddressLookup) -> list[Candidate]:
 # --- the run ------------------------------------------------------------------------------------
 
 
+def _usable(task: asyncio.Task[list[Candidate]]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None
+
+
 def _settled(steps: list[asyncio.Task[list[Candidate]]]) -> tuple[bool, Candidate | None]:
     """(selection known?, selected) from the steps in SIPE order."""
     for task in steps:
         if not task.done():
             return False, None
-        if task.cancelled() or task.exception() is not None:
+        if not _usable(task):
             continue
         for candidate in task.result():
             if candidate.resolves:
@@ -315,11 +335,16 @@ def _settled(steps: list[asyncio.Task[list[Candidate]]]) -> tuple[bool, Candidat
     return True, None
 
 
-def _ordered_candidates(steps: list[asyncio.Task[list[Candidate]]]) -> tuple[Candidate, ...]:
+def _ordered_candidates(steps: list[asyncio.Task[list[Candidate]]], *,
+                        prefix: bool = False) -> tuple[Candidate, ...]:
+    """The candidates of the finished steps in SIPE order (``prefix``: only those of the steps
+    before the first unfinished one, whose place in the order is final)."""
     seen: set[tuple[str, int, Transport]] = set()
     out: list[Candidate] = []
     for task in steps:
-        if not task.done() or task.cancelled() or task.exception() is not None:
+        if prefix and not task.done():
+            break
+        if not _usable(task):
             continue
         for candidate in task.result():
             if candidate.source is not CandidateSource.AUTODISCOVER:
@@ -330,6 +355,242 @@ def _ordered_candidates(steps: list[asyncio.Task[list[Candidate]]]) -> tuple[Can
                 seen.add(key)
                 out.append(candidate)
     return tuple(out)
+
+
+class DiscoveryRun:
+    """One discovery that a check can use while it is still running.
+
+    :meth:`selection` returns as soon as SIPE's first server is known; the lower-priority
+    lookups go on, and :meth:`candidate` hands out SIPE's next servers in order as their
+    lookups end. :meth:`close` stops what is left and returns the whole result. Use it as an
+    async context manager, or call :meth:`close` in a ``finally``.
+    """
+
+    def __init__(self, account: AccountSettings, *, password: Secret | None = None,
+                 options: DiscoveryOptions | None = None,
+                 on_event: EventCallback | None = None) -> None:
+        self.account = account
+        self.options = options or DiscoveryOptions()
+        self.plan = build_plan(account)
+        self._password = password
+        self._on_event = on_event
+        self._started_wall = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        self._started = time.monotonic()
+        self._deadline_at = self._started + self.options.deadline
+        self._steps: list[asyncio.Task[list[Candidate]]] = []
+        self._run: _Run | None = None
+        self._resolver: Resolver | None = None
+        self._selected: Candidate | None = None
+        self._selected_after: float | None = None
+        self._settled_in_time = False  # known before the deadline
+        self._closing = False
+        self._deadline_handle: asyncio.TimerHandle | None = None
+        self._result: DiscoveryResult | None = None
+        self._started_steps = False
+
+    # --- running ------------------------------------------------------------------------------
+
+    @property
+    def resolver(self) -> AppliedResolverSettings | None:
+        """The resolver settings in force (None before :meth:`start`, or for a typed server)."""
+        return self._resolver.settings if self._resolver is not None else None
+
+    def resolver_text(self) -> str:
+        """The resolver settings in force, in one sentence, with the deadline's cap."""
+        applied = self.resolver
+        if applied is None:
+            return ""
+        text = applied.describe()
+        if applied.lifetime > self.options.deadline:
+            text += f"; capped by the discovery deadline of {self.options.deadline:g} s"
+        return text
+
+    def _elapsed_ms(self) -> float:
+        return (time.monotonic() - self._started) * 1000
+
+    def start(self) -> None:
+        """Send every lookup of the plan (idempotent; needs a running event loop)."""
+        if self._started_steps:
+            return
+        self._started_steps = True
+        plan, options = self.plan, self.options
+        if plan.manual is not None:
+            if self._on_event is not None:
+                self._on_event(CandidateFound(plan.manual))
+            self._selected_after = self._elapsed_ms()
+            self._selected = plan.manual
+            if self._on_event is not None:
+                self._on_event(ServerSelected(plan.manual, self._selected_after))
+            return
+        self._resolver = resolver = make_resolver(options.resolver)
+        run = self._run = _Run(plan, resolver, self._on_event)
+        account = self.account
+        credentials = (AutodiscoverCredentials(account.login.ntlm, self._password)
+                       if self._password and not account.sso else None)
+        http_settings = options.http
+        if not http_settings.user_agent and account.user_agent:
+            http_settings = replace(http_settings, user_agent=account.user_agent)
+        client = AutodiscoverClient(
+            plan.sip_domain, http_settings,
+            lambda host: run.resolve_host(host, QueryPurpose.AUTODISCOVER_HOST), credentials)
+        coroutines: list[Coroutine[Any, Any, list[Candidate]]] = []
+        if options.autodiscover:
+            coroutines += [_autodiscover_chain(run, client, i, start)
+                           for i, start in enumerate(plan.autodiscover)]
+        coroutines += [_srv_step(run, lookup) for lookup in plan.srv]
+        coroutines += [_address_step(run, lookup) for lookup in plan.addresses]
+        self._steps = [asyncio.ensure_future(c) for c in coroutines]
+        for task in self._steps:
+            task.add_done_callback(lambda _task: self._settle())
+        loop = asyncio.get_running_loop()
+        self._deadline_handle = loop.call_at(
+            loop.time() + max(0.0, self._deadline_at - time.monotonic()), self._expire)
+
+    def _settle(self) -> None:
+        """After each step: once the selection is certain (before the deadline), say so."""
+        run = self._run
+        if self._settled_in_time or self._closing or run is None or run.expired:
+            return
+        known, selected = _settled(self._steps)
+        if known:
+            self._settled_in_time = True
+            self._selected, self._selected_after = selected, self._elapsed_ms()
+            run.emit(ServerSelected(selected, self._selected_after))
+
+    def _expire(self) -> None:
+        """The deadline: stop every lookup still running (they end as timeouts)."""
+        if self._run is None:
+            return
+        self._run.expire(f"stopped at the discovery deadline ({self.options.deadline:g} s)")
+        for task in [*self._steps, *self._run.host_tasks.values()]:
+            if not task.done():
+                task.cancel()
+
+    async def _wait_for(self, needed: list[asyncio.Task[list[Candidate]]]) -> None:
+        """Until one of ``needed`` ends (the deadline cancels them all)."""
+        pending = [t for t in needed if not t.done()]
+        if pending:
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+
+    async def selection(self) -> Candidate | None:
+        """The server SIPE would use first, as soon as that is certain (None: there is none,
+        or the deadline came first)."""
+        self.start()
+        while self._selected_after is None and not all(t.done() for t in self._steps):
+            await self._wait_for(self._steps)
+        self._settle()
+        if self._selected_after is None:  # the deadline: the steps that did finish count
+            _, self._selected = _settled(self._steps)
+            if self._selected is not None:
+                self._selected_after = self._elapsed_ms()
+        return self._selected
+
+    def known_candidates(self) -> tuple[Candidate, ...]:
+        """The resolving candidates whose place in SIPE's order is already final."""
+        if self.plan.manual is not None:
+            return (self.plan.manual,)
+        return tuple(c for c in _ordered_candidates(self._steps, prefix=True) if c.resolves)
+
+    async def candidate(self, index: int) -> Candidate | None:
+        """SIPE's ``index``-th server that resolves (0: the selected one), waiting for the
+        lookups that decide it; None when there is no such server."""
+        self.start()
+        while True:
+            known = self.known_candidates()
+            if index < len(known):
+                return known[index]
+            if self.plan.manual is not None or all(t.done() for t in self._steps):
+                return None
+            await self._wait_for(self._steps)
+
+    async def complete(self, timeout: float) -> None:
+        """Wait up to ``timeout`` more for the lookups still running (for a fuller report)."""
+        pending = [t for t in self._steps if not t.done()]
+        remaining = min(timeout, self._deadline_at - time.monotonic())
+        if pending and remaining > 0:
+            await asyncio.wait(pending, timeout=remaining)
+
+    # --- results ------------------------------------------------------------------------------
+
+    def snapshot(self) -> DiscoveryResult:
+        """The result so far; lookups still running are shown as not waited for."""
+        return self._build(QueryOutcome.NOT_WAITED, AutodiscoverOutcome.NOT_WAITED,
+                           "still running when the server was chosen", ())
+
+    async def close(self) -> DiscoveryResult:
+        """Stop every lookup still running (closing their sockets) and return the result.
+
+        Idempotent; after a cancellation it still cleans up before returning.
+        """
+        if self._result is not None:
+            return self._result
+        self._settle()  # before the lookups are cancelled (a cancelled one is not an answer)
+        self._closing = True
+        if self._deadline_handle is not None:
+            self._deadline_handle.cancel()
+        run = self._run
+        if run is not None:
+            leftovers = [t for t in [*self._steps, *run.host_tasks.values()] if not t.done()]
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.gather(*leftovers, return_exceptions=True)
+        options = self.options
+        hit_deadline = run is not None and run.expired and not self._settled_in_time
+        warnings: tuple[DiscoveryWarning, ...] = ()
+        if hit_deadline:
+            query_outcome, attempt_outcome = QueryOutcome.TIMEOUT, AutodiscoverOutcome.TIMEOUT
+            detail = f"stopped at the discovery deadline ({options.deadline:g} s)"
+            warnings = (DiscoveryWarning(
+                WarningCode.DEADLINE, f"Discovery stopped at its deadline of "
+                f"{options.deadline:g} s with lookups still unanswered; the result may be "
+                "incomplete."),)
+        else:
+            query_outcome, attempt_outcome = (QueryOutcome.NOT_WAITED,
+                                              AutodiscoverOutcome.NOT_WAITED)
+            detail = "not waited for: a higher-priority server was already found"
+        if self._selected_after is None:
+            _, self._selected = _settled(self._steps)  # steps that did finish still count
+            if self._selected is not None:
+                self._selected_after = self._elapsed_ms()
+        self._result = self._build(query_outcome, attempt_outcome, detail, warnings)
+        return self._result
+
+    def _build(self, query_outcome: QueryOutcome, attempt_outcome: AutodiscoverOutcome,
+               detail: str, extra: tuple[DiscoveryWarning, ...]) -> DiscoveryResult:
+        plan = self.plan
+        applied = self._resolver.settings if self._resolver is not None else None
+        if plan.manual is not None:
+            return DiscoveryResult(
+                sip_domain=plan.sip_domain, transport=self.account.transport,
+                mode=DiscoveryMode.MANUAL, candidates=(plan.manual,), selected=plan.manual,
+                warnings=_manual_warnings(plan.manual, plan.sip_domain),
+                started_at=self._started_wall, elapsed_ms=self._elapsed_ms(),
+                selected_after_ms=self._selected_after)
+        run = self._run
+        assert run is not None and applied is not None
+        queries = run.query_results(query_outcome, detail)
+        attempts = run.attempt_results(attempt_outcome, detail)
+        candidates = _ordered_candidates(self._steps)
+        selected = self._selected
+        warnings = (tuple(run.warnings) + extra
+                    + _warnings(plan, queries, attempts, candidates, selected))
+        return DiscoveryResult(
+            sip_domain=plan.sip_domain, transport=self.account.transport,
+            mode=DiscoveryMode.AUTOMATIC, queries=queries, autodiscover=attempts,
+            candidates=candidates, selected=selected, warnings=warnings,
+            started_at=self._started_wall, elapsed_ms=self._elapsed_ms(),
+            selected_after_ms=self._selected_after,
+            nameservers=resolver_description(self._resolver) if self._resolver else (),
+            resolver=self.resolver_text())
+
+    async def __aenter__(self) -> DiscoveryRun:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 async def discover(
@@ -348,99 +609,22 @@ async def discover(
         options: resolver, deadline and HTTP settings.
         on_event: live progress, see :data:`DiscoveryEvent`.
 
+    Returns once the selection is known and the lower-priority lookups have had as long
+    again as the selection took (or ``settle_grace``, when longer) to complete the report.
     Never raises for anything the network does; cancellation propagates after cleanup.
     """
     options = options or DiscoveryOptions()
-    started_wall = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-    started = time.monotonic()
-    plan = build_plan(account)
-
-    def elapsed_ms() -> float:
-        return (time.monotonic() - started) * 1000
-
-    if plan.manual is not None:
-        manual = plan.manual
-        warnings = _manual_warnings(manual, plan.sip_domain)
-        if on_event is not None:
-            on_event(CandidateFound(manual))
-            on_event(ServerSelected(manual, elapsed_ms()))
-        return DiscoveryResult(sip_domain=plan.sip_domain, transport=account.transport,
-                               mode=DiscoveryMode.MANUAL, candidates=(manual,), selected=manual,
-                               warnings=warnings, started_at=started_wall,
-                               elapsed_ms=elapsed_ms(), selected_after_ms=elapsed_ms())
-
-    resolver = make_resolver(options.resolver)
-    run = _Run(plan, resolver, on_event)
-    credentials = (AutodiscoverCredentials(account.login.ntlm, password)
-                   if password and not account.sso else None)
-    http_settings = options.http
-    if not http_settings.user_agent and account.user_agent:
-        http_settings = replace(http_settings, user_agent=account.user_agent)
-    client = AutodiscoverClient(plan.sip_domain, http_settings,
-                                lambda host: run.resolve_host(host, QueryPurpose.AUTODISCOVER_HOST),
-                                credentials)
-
-    step_coroutines: list[Coroutine[Any, Any, list[Candidate]]] = []
-    if options.autodiscover:
-        step_coroutines += [_autodiscover_chain(run, client, i, start)
-                            for i, start in enumerate(plan.autodiscover)]
-    step_coroutines += [_srv_step(run, lookup) for lookup in plan.srv]
-    step_coroutines += [_address_step(run, lookup) for lookup in plan.addresses]
-    steps = [asyncio.ensure_future(c) for c in step_coroutines]
-
-    deadline_at = started + options.deadline
-    wait_until = deadline_at
-    selected: Candidate | None = None
-    selected_after: float | None = None
+    run = DiscoveryRun(account, password=password, options=options, on_event=on_event)
     try:
-        pending: set[asyncio.Future[Any]] = set(steps)
-        while pending:
-            remaining = wait_until - time.monotonic()
-            if remaining <= 0:
-                break
-            _, pending = await asyncio.wait(pending, timeout=remaining,
-                                            return_when=asyncio.FIRST_COMPLETED)
-            if selected_after is None:
-                known, selected = _settled(steps)
-                if known:
-                    selected_after = elapsed_ms()
-                    run.emit(ServerSelected(selected, selected_after))
-                    wait_until = min(deadline_at, time.monotonic() + options.settle_grace)
-        hit_deadline = bool(pending) and selected_after is None
+        started = time.monotonic()
+        await run.selection()
+        # For the report only (a check connects without it, see DiscoveryRun): the lookups
+        # of lower priority were sent at the same time; those that take at most as long again
+        # as the selection took are waited for, the rest are not ("not-waited").
+        await run.complete(max(options.settle_grace, time.monotonic() - started))
     finally:
-        # Normal end, deadline, or our own cancellation: stop everything and wait for the
-        # cancellations to land, so no socket or task outlives the run.
-        leftovers = [t for t in [*steps, *run.host_tasks.values()] if not t.done()]
-        for task in leftovers:
-            task.cancel()
-        if leftovers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*leftovers, return_exceptions=True)
-
-    if hit_deadline:
-        query_outcome, attempt_outcome = QueryOutcome.TIMEOUT, AutodiscoverOutcome.TIMEOUT
-        abandon_detail = f"stopped at the discovery deadline ({options.deadline:g} s)"
-        run.warnings.append(DiscoveryWarning(
-            WarningCode.DEADLINE, f"Discovery stopped at its deadline of {options.deadline:g} s "
-            "with lookups still unanswered; the result may be incomplete."))
-    else:
-        query_outcome, attempt_outcome = QueryOutcome.NOT_WAITED, AutodiscoverOutcome.NOT_WAITED
-        abandon_detail = "not waited for: a higher-priority server was already found"
-    if selected_after is None:
-        _, selected = _settled(steps)  # steps that did finish still count
-        if selected is not None:
-            selected_after = elapsed_ms()
-
-    queries = run.query_results(query_outcome, abandon_detail)
-    attempts = run.attempt_results(attempt_outcome, abandon_detail)
-    candidates = _ordered_candidates(steps)
-    warnings = tuple(run.warnings) + _warnings(plan, queries, attempts, candidates, selected)
-    return DiscoveryResult(
-        sip_domain=plan.sip_domain, transport=account.transport, mode=DiscoveryMode.AUTOMATIC,
-        queries=queries, autodiscover=attempts, candidates=candidates, selected=selected,
-        warnings=warnings, started_at=started_wall, elapsed_ms=elapsed_ms(),
-        selected_after_ms=selected_after, nameservers=resolver_description(resolver),
-    )
+        result = await run.close()
+    return result
 
 
 # --- warnings -----------------------------------------------------------------------------------

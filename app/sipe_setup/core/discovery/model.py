@@ -338,6 +338,8 @@ class DiscoveryResult:
         elapsed_ms: total wall time of the run.
         selected_after_ms: when ``selected`` was known (None if never).
         nameservers: the resolvers used (``ip:port``), for the report.
+        resolver: the resolver settings that applied (servers, timeout, attempts, rotate)
+            and where they came from, in one sentence.
     """
 
     sip_domain: str
@@ -352,6 +354,7 @@ class DiscoveryResult:
     elapsed_ms: float = 0.0
     selected_after_ms: float | None = None
     nameservers: tuple[str, ...] = field(default=())
+    resolver: str = ""
 
     @property
     def found(self) -> bool:
@@ -366,6 +369,7 @@ class DiscoveryResult:
                 "transport": self.transport.value,
                 "mode": self.mode.value,
                 "nameservers": list(self.nameservers),
+                "resolver": self.resolver,
                 "queries": [q.to_json() for q in self.queries],
                 "autodiscover": [a.to_json() for a in self.autodiscover],
                 "candidates": [c.to_json() for c in self.candidates],

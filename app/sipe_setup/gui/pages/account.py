@@ -18,7 +18,7 @@ from sipe_setup.core.account import Field, Secret
 
 from ..help import field_help, field_label
 from ..state import WizardState
-from ..widgets import add_field_row
+from ..widgets import add_field_row, scroll_body
 from .base import FieldPage
 
 __all__ = ["AccountPage"]
@@ -37,7 +37,7 @@ class AccountPage(FieldPage):
             "The same settings as the Basic tab of a SIPE account in Pidgin. Next, you can "
             "adjust the connection; then a real test sign-in shows whether everything works."))
 
-        outer = QVBoxLayout(self)
+        outer = QVBoxLayout(scroll_body(self))
         self.banner = QLabel(self)
         self.banner.setObjectName("demo-banner")
         self.banner.setWordWrap(True)

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStyle,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -23,7 +22,8 @@ from sipe_setup.core.steps import CheckResult, StepEvent, StepId, StepStatus, Ve
 from sipe_setup.core.textsafety import printable
 
 from ..state import WizardState
-from ..widgets import plain_label, plain_tooltip
+from ..step_tree import StepTree
+from ..widgets import plain_label, plain_tooltip, scroll_body
 
 if TYPE_CHECKING:  # imported when a check starts: the check pipeline is heavy to import
     from sipe_setup.core.checkup import TrustQuestion
@@ -67,7 +67,7 @@ class CheckPage(QWizardPage):
             "sipe-setup now finds your server the way Pidgin does and signs in for real, then "
             "signs out again. Each step is listed below; open a step to see every detail."))
 
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scroll_body(self))
         self.status_label = plain_label(QLabel(self))
         self.status_label.setObjectName("check-status")
         self.status_label.setWordWrap(True)
@@ -80,19 +80,12 @@ class CheckPage(QWizardPage):
         self.progress.setTextVisible(False)
         layout.addWidget(self.progress)
 
-        self.steps_view = QTreeWidget(self)
+        self.steps_view = StepTree(self)  # lines wrap; no sideways scrolling
         self.steps_view.setObjectName("check-steps")
-        self.steps_view.setHeaderHidden(True)
-        self.steps_view.setColumnCount(1)
         self.steps_view.setAccessibleName(self.tr("Steps of the check"))
         self.steps_view.setAccessibleDescription(self.tr(
             "One line per step; expand a step to read its details."))
         self.steps_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.steps_view.setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.steps_view.setUniformRowHeights(True)
-        self.steps_view.header().setStretchLastSection(False)
-        self.steps_view.header().setSectionResizeMode(
-            0, self.steps_view.header().ResizeMode.ResizeToContents)
         layout.addWidget(self.steps_view, 1)
 
         buttons = QHBoxLayout()
@@ -158,6 +151,7 @@ class CheckPage(QWizardPage):
         worker = CheckWorker(account, password, options, self)
         worker.step_event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
         worker.trust_asked.connect(self._on_trust, Qt.ConnectionType.QueuedConnection)
+        worker.verdict.connect(self._on_verdict, Qt.ConnectionType.QueuedConnection)
         worker.check_done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
         self.worker = worker
         self.status_label.setText(self.tr("Checking %1 …").replace("%1", account.signin.address))
@@ -247,6 +241,11 @@ class CheckPage(QWizardPage):
         if dialog is not None:
             dialog.reject()
 
+    def _on_verdict(self, result: CheckResult) -> None:
+        """The verdict is known (signed 200 OK verified): say it now; the sign-out follows."""
+        if self.worker is not None and self.sender() is self.worker:
+            self._show_verdict(result)
+
     def _on_done(self, result: CheckResult) -> None:
         worker = self.worker
         if worker is None or self.sender() is not worker:
@@ -255,7 +254,7 @@ class CheckPage(QWizardPage):
 
     def _finish(self, worker: CheckWorker, result: CheckResult | None) -> None:
         worker.wait()
-        for signal in (worker.step_event, worker.trust_asked, worker.check_done):
+        for signal in (worker.step_event, worker.trust_asked, worker.verdict, worker.check_done):
             signal.disconnect()
         worker.deleteLater()
         self.worker = None
@@ -281,10 +280,13 @@ class CheckPage(QWizardPage):
             text = self.tr("The sign-in failed (%1). Press Next to see what to change.").replace(
                 "%1", result.code)
         self.status_label.setText(text)
+        # The failed step is selected and in view, not opened: its title says in plain words
+        # what failed; the protocol lines under it (REGISTER CSeq 2, 401 …) are its details.
         for index in range(self.steps_view.topLevelItemCount()):
             item = self.steps_view.topLevelItem(index)
             if item is not None and item.text(0) and any(
-                    s.status is StepStatus.FAIL and item.text(0).startswith(printable(s.title))
+                    s.status is StepStatus.FAIL
+                    and item.text(0).startswith(printable(s.title))
                     for s in result.steps):
-                item.setExpanded(True)
+                self.steps_view.setCurrentItem(item)
                 self.steps_view.scrollToItem(item)

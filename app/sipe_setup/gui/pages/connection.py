@@ -9,7 +9,7 @@ from sipe_setup.core.advice import SUGGESTED_USER_AGENTS
 
 from ..help import field_help, field_label
 from ..state import Validation, WizardState
-from ..widgets import add_field_row
+from ..widgets import add_field_row, scroll_body
 from .base import FieldPage
 
 __all__ = ["ConnectionPage"]
@@ -30,7 +30,7 @@ class ConnectionPage(FieldPage):
             "it."))
         self.setButtonText(QWizard.WizardButton.NextButton, self.tr("&Test sign-in >"))
 
-        outer = QVBoxLayout(self)
+        outer = QVBoxLayout(scroll_body(self))
         holder = QWidget(self)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)

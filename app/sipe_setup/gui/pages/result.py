@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QStyle,
+    QToolButton,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -26,8 +27,9 @@ from sipe_setup.core.report import Redaction, report_html, report_json, report_t
 from sipe_setup.core.steps import CheckResult, Verdict
 from sipe_setup.core.textsafety import printable, printable_lines
 
+from ..plain_words import split_details
 from ..state import WizardState
-from ..widgets import plain_label
+from ..widgets import breakable, plain_label, scroll_body, wrapping_label
 
 __all__ = ["ReportFormat", "ResultPage", "redaction_for"]
 
@@ -59,7 +61,7 @@ class ResultPage(QWizardPage):
         self.setButtonText(QWizard.WizardButton.NextButton, self.tr("&Save profile >"))
         self.setFinalPage(True)  # Finish is offered here too: saving is optional
 
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scroll_body(self))
         head = QHBoxLayout()
         self.verdict_icon = QLabel(self)
         head.addWidget(self.verdict_icon, 0, Qt.AlignmentFlag.AlignTop)
@@ -103,22 +105,43 @@ class ResultPage(QWizardPage):
         box.addWidget(fix_caption)
         self.fix_label = self._wrapping(box)
         self.fix_label.setObjectName("advice-fix")
+        # Protocol words, SIPE's inner behaviour and command-line options: under Details
+        # (plain_words), for IT; the report keeps every word.
+        self.details_button = QToolButton(self.advice_box)
+        self.details_button.setObjectName("advice-details-toggle")
+        self.details_button.setText(self.tr("&Details"))
+        self.details_button.setCheckable(True)
+        self.details_button.setAutoRaise(True)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_button.setAccessibleName(self.tr("Show the technical details"))
+        self.details_button.toggled.connect(self._toggle_details)
+        box.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.details_label = self._wrapping(box)
+        self.details_label.setObjectName("advice-details")
+        self.details_label.hide()
         self.jump_button = QPushButton(self.advice_box)
         self.jump_button.setObjectName("jump-to-field")
         self.jump_button.clicked.connect(self._jump)
-        self.login_forms_button = QPushButton(self.tr(
-            "Try the other Login &forms (each try counts as a failed sign-in)"), self.advice_box)
+        self.login_forms_button = QPushButton(self.tr("Try the other &Login forms"),
+                                              self.advice_box)
         self.login_forms_button.setObjectName("try-login-forms")
         self.login_forms_button.setToolTip(self.tr(
             "Checks up to two other ways of writing your Login with the same password, to tell "
             "a Login in the wrong form from a wrong password. Each rejected try counts towards "
             "your account's lockout, so do this once."))
         self.login_forms_button.clicked.connect(self._try_login_forms)
+        self.login_forms_note = self._wrapping(box, add=False)
+        self.login_forms_note.setObjectName("try-login-forms-note")
+        self.login_forms_note.setText(self.tr(
+            "Trying the other Login forms: each try counts as a failed sign-in on your "
+            "account."))
         jump_row = QHBoxLayout()
         jump_row.addWidget(self.jump_button)
         jump_row.addWidget(self.login_forms_button)
         jump_row.addStretch(1)
         box.addLayout(jump_row)
+        box.addWidget(self.login_forms_note)
         layout.addWidget(self.advice_box)
 
         report_box = QGroupBox(self.tr("Report"), self)
@@ -156,13 +179,16 @@ class ResultPage(QWizardPage):
         layout.addWidget(report_box)
         layout.addStretch(1)
 
-    def _wrapping(self, box: QVBoxLayout) -> QLabel:
-        label = QLabel(self.advice_box)
-        label.setWordWrap(True)
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.addWidget(label)
+    def _wrapping(self, box: QVBoxLayout, *, add: bool = True) -> QLabel:
+        label = wrapping_label(self.advice_box)
+        if add:
+            box.addWidget(label)
         return label
+
+    def _toggle_details(self, shown: bool) -> None:
+        self.details_button.setArrowType(Qt.ArrowType.DownArrow if shown
+                                         else Qt.ArrowType.RightArrow)
+        self.details_label.setVisible(shown)
 
     # --- showing the result -------------------------------------------------------------------
 
@@ -182,20 +208,30 @@ class ResultPage(QWizardPage):
                                  "press Finish.") if result.ok else
                          self.tr("The test sign-in did not work. Here is why, and what to do."))
         summary = printable(result.summary)
-        self.verdict_label.setText(summary)
+        self.verdict_label.setText(breakable(summary))
         self.verdict_label.setAccessibleName(summary)
         self.code_label.setText(printable(result.code))
         advice = result.advice
         self.advice_box.setVisible(advice is not None)
+        details: list[str] = []
         if advice is not None:
             title = self.tr("Why") if not result.ok else self.tr("Note: %1").replace(
                 "%1", printable(advice.title))
             self.advice_box.setTitle(title)
-            self.explanation_label.setText(printable_lines(advice.explanation))
-            self.fix_label.setText(printable_lines(advice.fix))
+            for label, text in ((self.explanation_label, advice.explanation),
+                                (self.fix_label, advice.fix)):
+                words = split_details(printable_lines(text))
+                label.setText(breakable(words.plain))
+                label.setAccessibleName(words.plain)
+                if words.details:
+                    details.append(words.details)
+        self.details_label.setText(breakable("\n".join(details)))
+        self.details_button.setVisible(bool(details))
+        self.details_button.setChecked(False)
         field = advice.field if advice is not None else None
         self.login_forms_button.setVisible(
             self._retry_check is not None and advice is not None and advice.id == "auth-failed")
+        self.login_forms_note.setVisible(self.login_forms_button.isVisibleTo(self))
         self.jump_button.setVisible(field is not None)
         if field is not None:
             name = {Field.SIGNIN: self.tr("sign-in address"), Field.LOGIN: self.tr("Login"),

@@ -53,7 +53,10 @@ from sipe_setup.core.profiles import (
 from sipe_setup.core.secrets import PasswordVault, VaultStatus
 
 from ..background import BackgroundCall
+from ..bitlbee_dialog import BitlbeeButton
 from ..keyring_bridge import KeyringChecker, KeyringLook
+from ..pidgin_launch import pidgin_command, start_pidgin
+from ..readiness_box import ReadinessBox
 from ..state import WizardState
 from ..widgets import (
     FieldMessage,
@@ -61,6 +64,7 @@ from ..widgets import (
     add_field_row,
     hint_label,
     home_relative,
+    scroll_body,
 )
 from .save_job import SaveJob, SaveOutcome
 from .save_password import PasswordRow, cleartext_warning
@@ -106,7 +110,7 @@ class SavePage(QWizardPage):
         self._mode_index = 0
         self._done = False  # the last Save did everything asked; an edit asks for a new one
 
-        outer = QVBoxLayout(self)
+        outer = QVBoxLayout(scroll_body(self))
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         holder = QWidget(self)
@@ -175,7 +179,7 @@ class SavePage(QWizardPage):
         folder_line.addWidget(self.folder_edit, 1)
         folder_line.addWidget(self.choose_folder)
         folder_line.addWidget(self.running_again)
-        row = add_field_row(export_form, self.tr("Pidgin &folder:"), folder_row,
+        row = add_field_row(export_form, self.tr("Pidgin f&older:"), folder_row,
                             self.folder_edit, self.tr(
             "<b>Pidgin folder</b>: where Pidgin and Finch keep their settings "
             "(<tt>accounts.xml</tt>), normally <tt>~/.purple</tt>. Quit Pidgin before "
@@ -201,6 +205,8 @@ class SavePage(QWizardPage):
                             topic=self.tr("Pidgin's password"))
         self.mode_message = row.message
         outer.addWidget(self.export_box)
+        self.readiness_box = ReadinessBox(self)  # Pidgin on this computer (core.readiness)
+        outer.addWidget(self.readiness_box)
 
         # --- save, and what it did --------------------------------------------------------
         actions = QHBoxLayout()
@@ -211,10 +217,18 @@ class SavePage(QWizardPage):
         self.save_button.setDefault(False)
         self.save_button.clicked.connect(self.start_save)
         actions.addWidget(self.save_button)
+        self.launch_button = QPushButton(self.tr("Laun&ch Pidgin"), self)
+        self.launch_button.setObjectName("launch-pidgin")
+        self.launch_button.setToolTip(self.tr("Start Pidgin with the account just exported"))
+        self.launch_button.clicked.connect(self.launch_pidgin)
+        self.launch_button.hide()  # after an export, when Pidgin can be started from here
+        actions.addWidget(self.launch_button)
         self.save_hint = hint_label(self.tr(
             "Finish closes the wizard once the profile is saved; Cancel closes it without "
             "saving."), self)
         actions.addWidget(self.save_hint, 1)
+        self.bitlbee_button = BitlbeeButton(self.state, self)  # the commands, to copy
+        actions.addWidget(self.bitlbee_button)
         outer.addLayout(actions)
         self.status_message = FieldMessage(self)
         self.status_message.setObjectName("save-status")
@@ -251,6 +265,7 @@ class SavePage(QWizardPage):
         self.outcome = None
         self.outcome_view.clear()
         self.outcome_view.hide()
+        self.launch_button.hide()
         self.status_message.clear()
         self.name_edit.setText(self.default_name())
         if self.state.profile_name and self.name_edit.text() == self.state.profile_name:
@@ -258,6 +273,7 @@ class SavePage(QWizardPage):
         self._mode_picked = False
         self.refresh_keyring()
         self._refresh_export()
+        self.readiness_box.refresh_for(self.state, self.purple_dir())
         self.name_edit.setFocus()
 
     def default_name(self) -> str:
@@ -285,6 +301,7 @@ class SavePage(QWizardPage):
         """Wait for a running save (the wizard is closing); a keyring look is just dropped
         (it ends on its own, within the keyring's time limit)."""
         self.keyring.cancel()
+        self.readiness_box.cancel()
         if self.worker is not None:
             self.worker.wait(timeout_ms)
 
@@ -519,7 +536,9 @@ class SavePage(QWizardPage):
         running = self.pidgin_running_message()
         self._refresh_export()
         if running and (self._saved_profile is None or self.export_box.isChecked()):
-            self._show_error(self.tr("Nothing was written: %1").replace("%1", running))
+            # Which Pidgin runs is said once, under the folder; here only what happened.
+            self._show_error(self.tr("Nothing was written: quit Pidgin first (see Pidgin "
+                                     "folder above), then press Check again."))
             return
         try:
             profile = self._saved_profile or Profile.from_account(
@@ -543,6 +562,16 @@ class SavePage(QWizardPage):
         self.completeChanged.emit()
         worker.start()
 
+    def launch_pidgin(self) -> None:
+        """Start Pidgin on the folder the account went to (detached; it outlives us)."""
+        if start_pidgin(self.purple_dir()):
+            self.status_message.show_message(MessageKind.INFO, self.tr(
+                "Pidgin is starting and signs in with the account; Finish closes this "
+                "window."))
+        else:
+            self._show_error(self.tr("Pidgin could not be started from here; start it "
+                                     "yourself."))
+
     def _show_error(self, text: str) -> None:
         self.status_message.show_message(MessageKind.ERROR, text)
         self.status_message.setAccessibleDescription(text)
@@ -565,21 +594,32 @@ class SavePage(QWizardPage):
         elif value.keyring_problem is not None:
             self.password_row.show_failure(value.keyring_problem)
         lines = list(value.lines)
-        if value.error and value.keyring_problem is None:  # that one is said once, below
-            lines.append(value.error)
+        if value.error and value.keyring_problem is None and not value.pidgin_running:
+            lines.append(value.error)  # said once, below; a running Pidgin under the folder
         self.outcome_view.setPlainText(home_relative("\n".join(lines)))
         self.outcome_view.setVisible(bool(lines))
         if value.keyring_problem is not None:  # the row above now offers the way on
             self._show_error(self.tr("Nothing was saved. %1").replace(
                 "%1", str(value.keyring_problem)))
+        elif value.pidgin_running:
+            self._refresh_export()  # the folder's message names the running Pidgin
+            self._show_error(self.tr("Saved, but not exported: quit Pidgin first (see Pidgin "
+                                     "folder above), then press Try the export again."))
         elif value.error:
             self._show_error(value.error)
+        elif value.exported and pidgin_command(self.purple_dir()) is not None:
+            self.launch_button.show()
+            self.status_message.show_message(MessageKind.INFO, self.tr(
+                "Saved and exported. Launch Pidgin to sign in with it; Finish closes this "
+                "window."))
         elif value.exported:
             self.status_message.show_message(MessageKind.INFO, self.tr(
                 "Saved and exported. Start Pidgin to sign in; press Finish to close."))
         else:
             self.status_message.show_message(MessageKind.INFO, self.tr(
                 "Saved. Press Finish to close."))
+        if value.exported:
+            self._refresh_export()  # the folder's note: accounts.xml exists now
         self.name_problem()
         self._update_save_button()
         self.completeChanged.emit()

@@ -36,6 +36,7 @@ class SaveOutcome:
     error: str = ""
     keyring_problem: KeyringUnavailable | None = None
     password_note: str = ""
+    pidgin_running: bool = False  # the export was refused: Pidgin/Finch uses the folder
 
 
 def password_note(saved: SavedProfile) -> str:
@@ -99,6 +100,7 @@ class SaveJob:
         except (PidginRunning, PidginFileError, ProfileError, KeyringUnavailable,
                 AccountValidationError, OSError) as exc:
             outcome.error = _tr("Not exported to Pidgin: %1").replace("%1", str(exc))
+            outcome.pidgin_running = isinstance(exc, PidginRunning)
             return outcome
         outcome.exported = True
         outcome.lines.extend(exported.lines)

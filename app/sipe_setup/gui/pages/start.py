@@ -41,7 +41,14 @@ from sipe_setup.core.secrets import KeyringUnavailable, PasswordVault
 from sipe_setup.core.sharefile import SharedSettings, SharedSettingsError, load_shared_settings
 
 from ..keyring_bridge import KeyringCall
-from ..widgets import FieldMessage, HelpButton, MessageKind, hint_label, home_relative
+from ..widgets import (
+    FieldMessage,
+    HelpButton,
+    MessageKind,
+    hint_label,
+    home_relative,
+    scroll_body,
+)
 
 __all__ = ["StartChoice", "StartPage", "StartWay", "choice_from_pidgin", "choice_from_profile",
            "choice_from_settings"]
@@ -171,13 +178,13 @@ class StartPage(QWizardPage):
         self.setTitle(self.tr("Set up Lync / Skype for Business for Pidgin"))
         self.setSubTitle(self.tr("Start from scratch, or from what you already have."))
 
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scroll_body(self))
         self.ways = QButtonGroup(self)
         self.buttons: dict[StartWay, QRadioButton] = {}
         self.details: dict[StartWay, QWidget] = {}
 
         # New setup
-        self._add_way(layout, StartWay.NEW, self.tr("&New setup"), self.tr(
+        self._add_way(layout, StartWay.NEW, self.tr("Ne&w setup"), self.tr(
             "Type your sign-in address and password; the server is found automatically."),
                       None)
 
@@ -237,7 +244,7 @@ class StartPage(QWizardPage):
         self.settings_message = FieldMessage(shared)
         self.settings_message.setObjectName("settings-file-message")
         column.addWidget(self.settings_message)
-        self._add_way(layout, StartWay.SETTINGS, self.tr("A settings file from &IT"), self.tr(
+        self._add_way(layout, StartWay.SETTINGS, self.tr("A &settings file from IT"), self.tr(
             "IT can hand out a small file with the server and Login pattern (never a "
             "password), so you only type your address and password."), shared)
         layout.addStretch(1)

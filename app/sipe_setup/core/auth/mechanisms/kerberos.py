@@ -13,6 +13,7 @@ from sipe_setup.core.auth.kerberos import (
     KerberosSipAuthenticator,
     KerberosUnavailable,
     kerberos_available,
+    kerberos_unavailable_reason,
 )
 from sipe_setup.core.auth.mechanism import (
     AuthMechanism,
@@ -42,7 +43,7 @@ class KerberosMechanism(AuthMechanism):
     def unavailable(cls) -> str | None:
         if kerberos_available():
             return None
-        return "the Python Kerberos modules (gssapi, krb5) are not installed"
+        return kerberos_unavailable_reason()
 
     @property
     def authenticator(self) -> KerberosSipAuthenticator:

@@ -5,17 +5,20 @@ Runs only when TLS-DSK is the scheme SIPE picks. Under Auto, SIPE does not fall 
 this fails (§1.10): the step then warns that Pidgin would stop here, and the check goes on
 with the next scheme only to find what the export can pin — never after a password refusal
 (one failed attempt per check).
+
+The web-services client and the TLS-DSK machinery (``cryptography``, the HTTP client) are
+imported when the step runs: a check that never meets TLS-DSK does not load them.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from sipe_setup.core.account import AuthScheme
 from sipe_setup.core.advice import RenderedAdvice, advice
 from sipe_setup.core.auth.challenge import AuthChallenge, ChallengeScheme
 from sipe_setup.core.auth.mechanism import offered_in_order
-from sipe_setup.core.auth.mechanisms.tls_dsk import SigninCertificate
 from sipe_setup.core.auth.registry import supported_schemes
 from sipe_setup.core.checkup.context import CheckContext
 from sipe_setup.core.checkup.diagnose import provisioning_advice
@@ -23,16 +26,12 @@ from sipe_setup.core.checkup.flow import Step, StepFailed, StepLog, StepOutcome
 from sipe_setup.core.checkup.steps.connect import host_addresses
 from sipe_setup.core.checkup.trust import TrustKind, TrustQuestion
 from sipe_setup.core.discovery.autodiscover import default_user_agent
-from sipe_setup.core.net.http import BoundedHttpClient, HttpExchange
-from sipe_setup.core.net.http_auth import HttpCredentials
 from sipe_setup.core.steps import AcceptedCertificate, StepId
 from sipe_setup.core.transport import CertificateInfo
-from sipe_setup.core.webservices.provisioning import (
-    ProvisionedCertificate,
-    ProvisioningError,
-    ProvisioningFailure,
-    provision_certificate,
-)
+
+if TYPE_CHECKING:
+    from sipe_setup.core.net.http import HttpExchange
+    from sipe_setup.core.webservices.provisioning import ProvisionedCertificate
 
 __all__ = ["CredentialsStep", "tls_dsk_alternatives"]
 
@@ -93,6 +92,11 @@ class CredentialsStep(Step):
         return "Get a sign-in certificate"
 
     async def run(self, ctx: CheckContext, log: StepLog) -> StepOutcome:
+        from sipe_setup.core.webservices.provisioning import (
+            ProvisioningError,
+            ProvisioningFailure,
+        )
+
         challenge = _tls_dsk_challenge(ctx)
         assert challenge is not None
         alternatives = tls_dsk_alternatives(ctx)
@@ -157,6 +161,10 @@ class CredentialsStep(Step):
 
     async def _provision(self, ctx: CheckContext, sts_uri: str,
                          log: StepLog) -> ProvisionedCertificate:
+        from sipe_setup.core.net.http import BoundedHttpClient
+        from sipe_setup.core.net.http_auth import HttpCredentials
+        from sipe_setup.core.webservices.provisioning import provision_certificate
+
         account = ctx.account
         client = BoundedHttpClient(
             user_agent=account.user_agent or default_user_agent(),
@@ -179,6 +187,8 @@ class CredentialsStep(Step):
     @staticmethod
     def _provisioned(ctx: CheckContext, provisioned: ProvisionedCertificate,
                      log: StepLog) -> StepOutcome:
+        from sipe_setup.core.auth.mechanisms.tls_dsk import SigninCertificate
+
         ctx.current.signin_certificate = SigninCertificate(
             provisioned.certificate_der, provisioned.private_key, provisioned.not_after)
         ctx.facts.webservice_hosts = list(provisioned.hosts)

@@ -1,4 +1,11 @@
-"""Find the servers SIPE would try, in SIPE's order (or take the one the user typed)."""
+"""Find the servers SIPE would try, in SIPE's order (or take the one the user typed).
+
+The step ends as soon as SIPE's first server is certain — every higher-priority lookup has
+answered or failed — and the check connects at once. The lower-priority lookups go on in
+the background (``ctx.discovery_run``): if that server cannot be reached, SIPE's next ones are
+known by the time the check needs them; the runner closes the run when it no longer needs
+more servers, and the report gets the whole discovery then.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,13 @@ from sipe_setup.core.advice import advice
 from sipe_setup.core.checkup.context import CheckContext
 from sipe_setup.core.checkup.diagnose import discovery_failure_advice
 from sipe_setup.core.checkup.flow import Step, StepFailed, StepLog, StepOutcome
+from sipe_setup.core.checkup.steps.connect import prefetch_addresses
 from sipe_setup.core.discovery import (
     Candidate,
     DiscoveryEvent,
     DiscoveryResult,
+    DiscoveryRun,
     QueryFinished,
-    discover,
 )
 from sipe_setup.core.discovery.engine import AutodiscoverFinished
 from sipe_setup.core.steps import StepId
@@ -28,6 +36,10 @@ def _event_line(event: DiscoveryEvent) -> str | None:
         return (f"autodiscover {att.url}: {att.outcome.value}"
                 f"{' — ' + att.detail if att.detail else ''}")
     return None
+
+
+def _servers(count: int) -> str:
+    return "1 server" if count == 1 else f"{count} servers"
 
 
 def _first_note(result: DiscoveryResult, first: Candidate) -> str:
@@ -50,31 +62,45 @@ class DiscoverStep(Step):
         return f"Find the server for {ctx.account.sip_domain}"
 
     async def run(self, ctx: CheckContext, log: StepLog) -> StepOutcome:
+        running = True  # lookups that end after the step are in the report, not in its lines
+
         def on_discovery(event: DiscoveryEvent) -> None:
-            line = _event_line(event)
+            if isinstance(event, QueryFinished):
+                target = event.result.sipe_srv_target
+                if target is not None:  # Pidgin looks up the host SIPE picks from an SRV
+                    prefetch_addresses(ctx, target.target)
+            line = _event_line(event) if running else None
             if line is not None:
                 log(line)
 
         started = ctx.since_start()
-        result = await discover(ctx.account, password=ctx.password,
-                                options=ctx.options.discovery, on_event=on_discovery)
-        ctx.discovery = result
+        run = DiscoveryRun(ctx.account, password=ctx.password, options=ctx.options.discovery,
+                           on_event=on_discovery)
+        ctx.discovery_run = run
+        run.start()
+        if run.resolver is not None:
+            log(f"DNS: {run.resolver_text()}")
+        await run.selection()
         ctx.facts.private_resolver = bool(ctx.options.discovery.resolver.nameservers)
         ctx.timings["discovery"] = ctx.since_start() - started
-        candidates = [c for c in result.candidates if c.resolves]
+        candidates = list(run.known_candidates())
+        running = False
+        if not candidates:
+            ctx.discovery_run = None
+            ctx.discovery = await run.close()
+            raise StepFailed(discovery_failure_advice(ctx.discovery), "no server found")
+        result = ctx.discovery = run.snapshot()
         for index, cand in enumerate(candidates):
             note = _first_note(result, cand) if index == 0 else ""
             log(f"candidate {index + 1}: {cand} from {cand.via}{note}")
-        if not candidates:
-            raise StepFailed(discovery_failure_advice(result), "no server found")
         ctx.candidates = candidates
         domain = ctx.account.sip_domain
         outside = [c for c in candidates if c.outside_domain]
         if outside:
             first = outside[0]
             return StepOutcome.warned(
-                f"{len(candidates)} server(s) found; {first.host} is outside {domain}",
+                f"{_servers(len(candidates))} found; {first.host} is outside {domain}",
                 advice("discovery-outside-domain", host=first.host, domain=domain))
         if ctx.account.server is not None:
             return StepOutcome.passed(f"using {candidates[0]}")
-        return StepOutcome.passed(f"{len(candidates)} server(s) found; first: {candidates[0]}")
+        return StepOutcome.passed(f"{_servers(len(candidates))} found; first: {candidates[0]}")

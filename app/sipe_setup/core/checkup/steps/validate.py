@@ -29,5 +29,6 @@ class ValidateStep(Step):
             log(f"Note: {warning.message}")
         notes = len(a.warnings)
         if notes:
-            return StepOutcome(StepStatus.WARN, f"settings are complete; {notes} note(s) below")
+            noun = "note" if notes == 1 else "notes"
+            return StepOutcome(StepStatus.WARN, f"settings are complete; {notes} {noun} below")
         return StepOutcome.passed("settings are complete")

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 from sipe_setup.core.advice import advice
 from sipe_setup.core.auth.errors import AuthError
-from sipe_setup.core.auth.mechanisms.tls_dsk import TlsDskMechanism
 from sipe_setup.core.checkup.context import CheckContext
 from sipe_setup.core.checkup.diagnose import ok_warning, status_advice
 from sipe_setup.core.checkup.flow import Step, StepFailed, StepLog, StepOutcome
 from sipe_setup.core.checkup.steps.redirect import redirect
 from sipe_setup.core.steps import StepId
 
+if TYPE_CHECKING:
+    from sipe_setup.core.auth.mechanisms.tls_dsk import TlsDskMechanism
+
 __all__ = ["VerifyStep"]
+
+_TLS_DSK_MODULE = "sipe_setup.core.auth.mechanisms.tls_dsk"
+
+
+def _as_tls_dsk(mechanism: object) -> TlsDskMechanism | None:
+    """The mechanism as TLS-DSK's, or None. Its module is loaded only when TLS-DSK was used:
+    a check that never imported it cannot hold a TLS-DSK mechanism (and the verdict is not
+    delayed by importing it)."""
+    module = sys.modules.get(_TLS_DSK_MODULE)
+    if module is None or not isinstance(mechanism, module.TlsDskMechanism):
+        return None
+    tls_dsk: TlsDskMechanism = mechanism
+    return tls_dsk
 
 
 class VerifyStep(Step):
@@ -42,8 +60,9 @@ class VerifyStep(Step):
         ctx.timings["register_round_trips_to_verdict"] = ctx.round_trips
         log(f"Registered for {response.header('Expires') or '?'} s")
         ctx.facts.scheme = mechanism.label
-        if isinstance(mechanism, TlsDskMechanism):
-            noted = _tls_dsk_notes(ctx, mechanism, log)
+        tls_dsk = _as_tls_dsk(mechanism)
+        if tls_dsk is not None:
+            noted = _tls_dsk_notes(ctx, tls_dsk, log)
             if noted is not None:
                 return noted
         if signed:

@@ -51,7 +51,7 @@ from sipe_setup.core.export.pidgin.reading import (
     same_name,
     sipe_accounts,
 )
-from sipe_setup.core.export.pidgin.running import ensure_not_running
+from sipe_setup.core.export.pidgin.running import ensure_not_running, running_detection
 from sipe_setup.core.export.pidgin.tls_peers import tls_peer_file_name, write_trusted_certificates
 from sipe_setup.core.export.pidgin.xmlfile import text
 from sipe_setup.core.fileio import (
@@ -210,6 +210,10 @@ def _export_locked(
     notes: list[str] = []
     action = "Added" if created else "Updated"
     notes.append(f"{action} the Pidgin account “{entry.name}” in {accounts_path}.")
+    unseen = running_detection()
+    if unseen:  # Flatpak, or a system without /proc, ps or tasklist
+        notes.append(f"sipe-setup cannot tell whether Pidgin is running ({unseen}). If it "
+                     "is, quit it and export again: Pidgin rewrites accounts.xml when it quits.")
     if had_password and removing:
         notes.append("Its plain-text password was removed from accounts.xml.")
     if backup is not None:
