@@ -36,18 +36,23 @@ from sipe_setup.core.checkup.context import CheckContext, ServerAttempt
 from sipe_setup.core.checkup.dialer import ServerQueue
 from sipe_setup.core.checkup.flow import Redirected, Step, StepFailed, TryNextServer
 from sipe_setup.core.checkup.options import CheckOptions
+from sipe_setup.core.checkup.results import build_result
 from sipe_setup.core.checkup.session import SipSession
 from sipe_setup.core.checkup.steps.authenticate import AuthenticateStep
 from sipe_setup.core.checkup.steps.certificate import CertificateStep
 from sipe_setup.core.checkup.steps.connect import ConnectStep, cancel_prefetches
 from sipe_setup.core.checkup.steps.credentials import CredentialsStep
 from sipe_setup.core.checkup.steps.discover import DiscoverStep
-from sipe_setup.core.checkup.steps.redirect import redirect_refusal
+from sipe_setup.core.checkup.steps.redirect import (
+    allowed_outside,
+    redirect_refusal,
+    via_home_pool,
+)
 from sipe_setup.core.checkup.steps.register import RegisterStep
 from sipe_setup.core.checkup.steps.signout import SignOutStep
 from sipe_setup.core.checkup.steps.validate import ValidateStep
 from sipe_setup.core.checkup.steps.verify import VerifyStep
-from sipe_setup.core.checkup.trust import TrustDecider, TrustKind, TrustQuestion
+from sipe_setup.core.checkup.trust import TrustDecider
 from sipe_setup.core.checkup.verdict import signed_in_verdict
 from sipe_setup.core.discovery import Candidate
 from sipe_setup.core.steps import (
@@ -117,21 +122,8 @@ class CheckRun:
     def result(self, verdict: Verdict, summary: str,
                advice_value: RenderedAdvice | None) -> CheckResult:
         """Assemble the result from what was recorded."""
-        ctx = self.ctx
-        ctx.timings["total"] = ctx.since_start()
-        discovery = None
-        if ctx.discovery is not None:
-            doc = ctx.discovery.to_json()
-            discovery = {**doc["discovery"], "sipe_would_use": doc["selected"],
-                         "warnings": doc["warnings"], "timings": doc["timings"]}
-        return CheckResult(
-            verdict=verdict, summary=summary, advice=advice_value,
-            steps=list(self.recorder.steps), account=_account_summary(ctx),
-            discovery=discovery, selected=ctx.selected, server=ctx.facts,
-            timings=dict(ctx.timings), round_trips=ctx.round_trips, started=self.started_wall,
-            accepted_certificate=ctx.accepted_certificate,
-            accepted_webservice_certificates=tuple(ctx.accepted_webservice_certificates),
-            failed_attempts=ctx.failed_attempts)
+        return build_result(self.ctx, self.recorder.steps, self.started_wall, verdict,
+                            summary, advice_value)
 
     def cancelled_result(self) -> CheckResult:
         """What to show after the user cancelled (the verdict, if it was already known)."""
@@ -211,7 +203,7 @@ class CheckRun:
                 try:
                     return await self._sign_in(candidate, redirects, queue)
                 except TryNextServer as failed:
-                    first_failure = first_failure or _via_home_pool(failed, home_pool)
+                    first_failure = first_failure or via_home_pool(failed, home_pool)
                     following = await queue.peek()
                     if following is not None:
                         self.recorder.line(self.recorder.steps[-1],
@@ -248,8 +240,8 @@ class CheckRun:
     async def _sign_in(self, candidate: Candidate, redirects: int,
                        queue: ServerQueue) -> CheckResult:
         ctx = self.ctx
-        if redirects == 0 and candidate.outside_domain and not await self._allowed_outside(
-                candidate):  # a redirect target was ruled on when it was followed
+        if redirects == 0 and candidate.outside_domain and not await allowed_outside(
+                ctx, candidate):  # a redirect target was ruled on when it was followed
             self._record(StepId.CONNECT, f"Connect to {candidate}", StepStatus.SKIP,
                          "not used: outside your SIP domain and not allowed")
             raise TryNextServer(advice("discovery-outside-domain", host=candidate.host,
@@ -271,33 +263,6 @@ class CheckRun:
         await asyncio.shield(self._wrapping_up)
         assert self.verdict is not None
         return self.result(*self.verdict)
-
-    async def _allowed_outside(self, candidate: Candidate) -> bool:
-        if self.ctx.ask_trust is None:
-            return False
-        domain = self.ctx.account.sip_domain
-        return await self.ctx.ask_trust(TrustQuestion(
-            TrustKind.OUTSIDE_DOMAIN, candidate.host, candidate.port, domain,
-            f"The server {candidate.host} (found via {candidate.via}) is not inside your SIP "
-            f"domain {domain}. Send your credentials to it?"))
-
-
-def _via_home_pool(failed: TryNextServer, home_pool: Candidate | None) -> TryNextServer:
-    """A home pool the redirect named but that cannot be reached: say that, not just why."""
-    if home_pool is None:
-        return failed
-    adv = advice("home-pool-unreachable", host=home_pool.host, port=home_pool.port,
-                 detail=failed.advice.title, code=failed.advice.code)
-    return TryNextServer(adv, failed.summary)
-
-
-def _account_summary(ctx: CheckContext) -> dict[str, object]:
-    """The settings as checked (never the password)."""
-    a = ctx.account
-    return {"signin": a.signin.address, "login": a.login.text,
-            "server": str(a.server) if a.server else "", "transport": a.transport.value,
-            "auth": a.auth.value, "sso": a.sso, "user_agent": a.user_agent,
-            "password_given": bool(ctx.password)}
 
 
 async def run_check(account: AccountSettings, password: Secret | None,

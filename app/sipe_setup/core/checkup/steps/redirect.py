@@ -15,7 +15,7 @@ import ipaddress
 from sipe_setup.core.account import Transport
 from sipe_setup.core.advice import RenderedAdvice, advice
 from sipe_setup.core.checkup.context import CheckContext
-from sipe_setup.core.checkup.flow import Redirected, StepFailed, StepLog
+from sipe_setup.core.checkup.flow import Redirected, StepFailed, StepLog, TryNextServer
 from sipe_setup.core.checkup.steps.connect import resolve_address
 from sipe_setup.core.checkup.trust import TrustKind, TrustQuestion
 from sipe_setup.core.discovery import Candidate, CandidateSource
@@ -23,7 +23,7 @@ from sipe_setup.core.discovery.plan import is_inside_domain
 from sipe_setup.core.sip.message import SipResponse
 from sipe_setup.core.sip.register import parse_redirect_contact
 
-__all__ = ["redirect", "redirect_refusal"]
+__all__ = ["allowed_outside", "redirect", "redirect_refusal", "via_home_pool"]
 
 
 async def redirect(ctx: CheckContext, response: SipResponse, log: StepLog, *,
@@ -84,3 +84,23 @@ async def redirect_refusal(ctx: CheckContext, redirected: Redirected,
 
 async def _asked(ctx: CheckContext, question: TrustQuestion) -> bool:
     return ctx.ask_trust is not None and await ctx.ask_trust(question)
+
+
+async def allowed_outside(ctx: CheckContext, candidate: Candidate) -> bool:
+    """May credentials go to a discovered server outside the SIP domain? (the user decides)"""
+    if ctx.ask_trust is None:
+        return False
+    domain = ctx.account.sip_domain
+    return await ctx.ask_trust(TrustQuestion(
+        TrustKind.OUTSIDE_DOMAIN, candidate.host, candidate.port, domain,
+        f"The server {candidate.host} (found via {candidate.via}) is not inside your SIP "
+        f"domain {domain}. Send your credentials to it?"))
+
+
+def via_home_pool(failed: TryNextServer, home_pool: Candidate | None) -> TryNextServer:
+    """A home pool the redirect named but that cannot be reached: say that, not just why."""
+    if home_pool is None:
+        return failed
+    adv = advice("home-pool-unreachable", host=home_pool.host, port=home_pool.port,
+                 detail=failed.advice.title, code=failed.advice.code)
+    return TryNextServer(adv, failed.summary)
