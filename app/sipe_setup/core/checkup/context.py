@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from sipe_setup.core.auth.mechanisms.tls_dsk import SigninCertificate
+    from sipe_setup.core.auth.registry import MechanismSetup
     from sipe_setup.core.checkup.handshake import HandshakeOutcome
     from sipe_setup.core.checkup.session import SipSession
     from sipe_setup.core.checkup.steps.connect import ConnectProbe
@@ -100,6 +101,15 @@ class CheckContext:
         if self.tls is None:
             self.tls = TlsContexts(self.options.ca_file)
         return self.tls
+
+    def mechanism_setup(self) -> MechanismSetup:
+        """What an authentication mechanism of this check is built with (the registrar's
+        and a SIP proxy's alike); a TLS-DSK certificate once the current server gave one."""
+        from sipe_setup.core.auth.registry import MechanismSetup
+
+        certificate = self.attempt.signin_certificate if self.attempt else None
+        return MechanismSetup(self.account, self.password, self.hostname,
+                              self.options.connect_timeout * 2, signin_certificate=certificate)
 
     def may_risk_another_failure(self) -> bool:
         """At most one failed sign-in per check, unless the user agreed to more."""

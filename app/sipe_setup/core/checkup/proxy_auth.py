@@ -17,7 +17,7 @@ from sipe_setup.core.auth.challenge import (
     parse_challenge_header,
 )
 from sipe_setup.core.auth.mechanism import AuthMechanism, MechanismFailed
-from sipe_setup.core.auth.registry import MechanismSetup, create_mechanism
+from sipe_setup.core.auth.registry import create_mechanism
 from sipe_setup.core.checkup.context import CheckContext
 from sipe_setup.core.checkup.diagnose import not_lync_advice, rejection_advice
 from sipe_setup.core.checkup.flow import StepFailed, StepLog
@@ -72,9 +72,7 @@ class ProxyAuthentication:
                                     scheme=f"{challenge.scheme_token}, by the SIP proxy"),
                              "the SIP proxy refused the Login or password")
         if mechanism is None or not challenge.gssapi_data:
-            ctx = self._ctx
-            mechanism = create_mechanism(challenge.scheme, MechanismSetup(
-                ctx.account, ctx.password, ctx.hostname, ctx.options.connect_timeout * 2))
+            mechanism = create_mechanism(challenge.scheme, self._ctx.mechanism_setup())
             assert mechanism is not None
             self._mechanism = mechanism
             log(f"A SIP proxy asks for {challenge.scheme_token} (407): answering with "

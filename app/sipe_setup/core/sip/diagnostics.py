@@ -189,6 +189,14 @@ def _read_entry(text: str, pos: int, header: str) -> tuple[DiagnosticEntry | Non
     return DiagnosticEntry(code, sub, tuple(params), header), pos
 
 
+def _next_entry(text: str, pos: int) -> int:
+    """Where the next comma-separated entry starts (past white space and empty entries)."""
+    pos = _skip_ws(text, pos)
+    while pos < len(text) and text[pos] == ",":
+        pos = _skip_ws(text, pos + 1)
+    return pos
+
+
 def parse_ms_diagnostics(value: str, header: str = "ms-diagnostics") -> list[DiagnosticEntry]:
     """Every readable entry of one ``ms-diagnostics`` (or ``-public``) header value.
 
@@ -199,9 +207,7 @@ def parse_ms_diagnostics(value: str, header: str = "ms-diagnostics") -> list[Dia
     out: list[DiagnosticEntry] = []
     pos = 0
     while True:
-        pos = _skip_ws(text, pos)
-        while pos < len(text) and text[pos] == ",":
-            pos = _skip_ws(text, pos + 1)
+        pos = _next_entry(text, pos)
         if pos >= len(text):
             return out
         entry, pos = _read_entry(text, pos, header)
@@ -223,9 +229,7 @@ def parse_warning(value: str) -> list[WarningEntry]:
     out: list[WarningEntry] = []
     pos = 0
     while True:
-        pos = _skip_ws(text, pos)
-        while pos < len(text) and text[pos] == ",":
-            pos = _skip_ws(text, pos + 1)
+        pos = _next_entry(text, pos)
         if pos >= len(text):
             return out
         match = _WARN_START.match(text, pos)

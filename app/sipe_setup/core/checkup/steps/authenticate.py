@@ -13,7 +13,7 @@ from sipe_setup.core.auth.mechanism import (
     offered_in_order,
 )
 from sipe_setup.core.auth.mechanisms.ntlm import NtlmMechanism
-from sipe_setup.core.auth.registry import MechanismSetup, create_mechanism, supported_schemes
+from sipe_setup.core.auth.registry import create_mechanism, supported_schemes
 from sipe_setup.core.checkup.context import CheckContext
 from sipe_setup.core.checkup.diagnose import rejection_advice, rejection_summary, status_advice
 from sipe_setup.core.checkup.flow import Step, StepFailed, StepLog, StepOutcome
@@ -76,9 +76,7 @@ class AuthenticateStep(Step):
                             queue: list[AuthChallenge], log: StepLog) -> StepOutcome:
         dialog = ctx.current.dialog
         assert dialog is not None
-        setup = MechanismSetup(ctx.account, ctx.password, ctx.hostname,
-                               ctx.options.connect_timeout * 2,
-                               signin_certificate=ctx.current.signin_certificate)
+        setup = ctx.mechanism_setup()
         while True:
             challenge = queue.pop(0)
             mechanism = create_mechanism(challenge.scheme, setup)
